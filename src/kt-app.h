@@ -1,0 +1,48 @@
+#pragma once
+
+#include <glib.h>
+
+#include "kt-channel.h"
+#include "kt-config.h"
+#include "kt-hls.h"
+#include "kt-library.h"
+#include "kt-store.h"
+
+G_BEGIN_DECLS
+
+#define KT_APP_ERROR (kt_app_error_quark ())
+GQuark kt_app_error_quark (void);
+
+typedef enum {
+  KT_APP_ERROR_DATA_DIR, /* cannot create or use the data directory */
+  KT_APP_ERROR_LISTEN,   /* bad address or port in use */
+} KtAppError;
+
+/* The server: owns the configuration, the store, the library, the channels
+ * and the HTTP server, and starts and stops them in order. */
+typedef struct _KtApp KtApp;
+
+/* Opens the data directory and the database. Takes ownership of @config. */
+KtApp *kt_app_new (KtConfig *config, gboolean demo, GError **error);
+/* Listens and starts airing (and, with demo, makes the demo lesson). */
+gboolean kt_app_start (KtApp *app, GError **error);
+/* Stops jobs and the HTTP server; the database stays open until free. */
+void kt_app_stop (KtApp *app);
+void kt_app_free (KtApp *app);
+
+/* "http://127.0.0.1:8080/" once started. */
+const char *kt_app_base_uri (KtApp *app);
+
+/* Read by the HTTP routes; borrowed for the app's lifetime. */
+const KtConfig *kt_app_config (KtApp *app);
+KtLibrary *kt_app_library (KtApp *app);
+KtSegmentStore *kt_app_segments (KtApp *app);
+GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
+KtChannel *kt_app_find_channel (KtApp *app, const char *id);
+GTimeZone *kt_app_timezone (KtApp *app);
+/* The item id the demo lesson has under the current configuration. */
+const char *kt_app_demo_item_id (KtApp *app);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtApp, kt_app_free)
+
+G_END_DECLS

@@ -1,0 +1,232 @@
+/* kt-house-job: run one pipeline that writes an item in the house format.
+ *
+ * Whatever the source (the generated demo lesson, an upload, later a live
+ * talk's recording), the output contract is the same: every rendition of the
+ * item is a directory of MPEG-TS segments of exactly KT_SEGMENT_US, and
+ * segment N of every rendition covers the same instants. The pipeline
+ * template provides the graph; this module drives and checks it.
+ *
+ * Cutting. The video renditions' splitmuxsinks cut on max-size-time with
+ * send-keyframe-requests, and the encoders' GOP equals a segment, so both
+ * cut at exact multiples of 2 s. The audio-only sink has no keyframes to
+ * guide it and, left to max-size-time, cuts a frame early each time (it keeps
+ * each file under the limit) and ends with a sliver of a segment. So the
+ * template disables its max-size-time and this job queues
+ * "split-at-running-time" at every segment boundary before the pipeline
+ * starts: the audio rendition then cuts at the first AAC frame at or after
+ * each boundary, within one frame (21 ms) of the video cuts.
+ *
+ * Progress comes from "splitmuxsink-fragment-opened" element messages: a
+ * rendition that has opened fragment k has written k segments. Bus messages
+ * are handled by a bus watch on the main context, so @done runs there too.
+ */
+#define G_LOG_DOMAIN "kt-house-job"
+
+#include "kt-house-job.h"
+#include "kt-hls.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+G_DEFINE_QUARK (kt-house-job-error-quark, kt_house_job_error)
+
+struct _KtHouseJob {
+  GstElement *pipeline;
+  guint bus_watch;
+  char *dir;
+  gint64 duration_us;
+  guint expected_segments;
+  guint opened[8]; /* fragments opened, per kt_renditions index */
+  KtHouseJobDone done;
+  gpointer user_data;
+  gboolean playing; /* prerolled and set to PLAYING */
+  gboolean finished;
+};
+
+static const char *const required_elements[] = { "rend_720p", "rend_360p", "rend_audio", NULL };
+
+const char *const *
+kt_house_job_required_elements (void)
+{
+  return required_elements;
+}
+
+static int
+rendition_of_sink (GstObject *src)
+{
+  g_autofree char *name = gst_object_get_name (src);
+  if (name == NULL || !g_str_has_prefix (name, "rend_"))
+    return -1;
+  const KtRendition *r = kt_rendition_find (name + 5);
+  return r ? (int) (r - kt_renditions) : -1;
+}
+
+static void
+queue_audio_splits (KtHouseJob *job)
+{
+  g_autoptr (GstElement) audio = gst_bin_get_by_name (GST_BIN (job->pipeline), "rend_audio");
+  for (guint k = 1; k < job->expected_segments; k++)
+    g_signal_emit_by_name (audio, "split-at-running-time",
+                           (guint64) (k * KT_SEGMENT_US * GST_USECOND));
+}
+
+static gboolean
+check_output (KtHouseJob *job, GError **error)
+{
+  for (guint i = 0; i < kt_n_renditions; i++) {
+    if (job->opened[i] != job->expected_segments) {
+      g_set_error (error, KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_OUTPUT,
+                   "rendition %s has %u segments, expected %u", kt_renditions[i].name,
+                   job->opened[i], job->expected_segments);
+      return FALSE;
+    }
+    for (guint k = 0; k < job->expected_segments; k++) {
+      g_autofree char *file = g_strdup_printf ("%05u.ts", k);
+      g_autofree char *path = g_build_filename (job->dir, kt_renditions[i].name, file, NULL);
+      GStatBuf st;
+      if (g_stat (path, &st) != 0 || st.st_size == 0) {
+        g_set_error (error, KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_OUTPUT,
+                     "segment %s is missing or empty", path);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+static void
+finish (KtHouseJob *job, GError *error /* (transfer full), NULL on success */)
+{
+  if (job->finished)
+    return;
+  job->finished = TRUE;
+  /* The bus watch returns G_SOURCE_REMOVE after this; forget it now, since
+   * @done may free the job. */
+  job->bus_watch = 0;
+  gst_element_set_state (job->pipeline, GST_STATE_NULL);
+  if (job->done)
+    job->done (job, error, job->user_data);
+  g_clear_error (&error);
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  KtHouseJob *job = user_data;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (s && gst_structure_has_name (s, "splitmuxsink-fragment-opened")) {
+        int r = rendition_of_sink (GST_MESSAGE_SRC (msg));
+        if (r >= 0)
+          job->opened[r]++;
+      }
+      break;
+    }
+    case GST_MESSAGE_ASYNC_DONE:
+      if (!job->playing && GST_MESSAGE_SRC (msg) == GST_OBJECT (job->pipeline)) {
+        job->playing = TRUE;
+        queue_audio_splits (job);
+        gst_element_set_state (job->pipeline, GST_STATE_PLAYING);
+      }
+      break;
+    case GST_MESSAGE_EOS: {
+      GError *error = NULL;
+      if (!check_output (job, &error))
+        g_warning ("job dir=%s failed: %s", job->dir, error->message);
+      else
+        g_info ("job dir=%s done segments=%u", job->dir, job->expected_segments);
+      finish (job, error);
+      return G_SOURCE_REMOVE;
+    }
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) gst_error = NULL;
+      g_autofree char *debug = NULL;
+      gst_message_parse_error (msg, &gst_error, &debug);
+      g_warning ("job dir=%s pipeline error from %s: %s (%s)", job->dir,
+                 GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), gst_error->message,
+                 debug ? debug : "");
+      finish (job, g_error_new (KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_PIPELINE, "%s",
+                                gst_error->message));
+      return G_SOURCE_REMOVE;
+    }
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+KtHouseJob *
+kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
+                    KtHouseJobDone done, gpointer user_data, GError **error)
+{
+  g_return_val_if_fail (duration_us > 0 && duration_us % KT_SEGMENT_US == 0, NULL);
+
+  g_autoptr (KtHouseJob) job = g_new0 (KtHouseJob, 1);
+  job->pipeline = pipeline;
+  job->dir = g_strdup (dir);
+  job->duration_us = duration_us;
+  job->expected_segments = duration_us / KT_SEGMENT_US;
+  job->done = done;
+  job->user_data = user_data;
+
+  for (guint i = 0; i < kt_n_renditions; i++) {
+    g_autofree char *sub = g_build_filename (dir, kt_renditions[i].name, NULL);
+    if (g_mkdir_with_parents (sub, 0755) != 0) {
+      g_set_error (error, KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_OUTPUT, "cannot create %s: %s",
+                   sub, g_strerror (errno));
+      return NULL;
+    }
+  }
+
+  /* Prerolled first: splitmuxsink forgets queued split times when it goes
+   * from READY to PAUSED, so they are queued on ASYNC_DONE, then PLAYING. */
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  job->bus_watch = gst_bus_add_watch (bus, on_bus_message, job);
+  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_PIPELINE,
+                 "the pipeline could not start");
+    return NULL;
+  }
+  g_info ("job dir=%s started segments=%u", dir, job->expected_segments);
+  return g_steal_pointer (&job);
+}
+
+double
+kt_house_job_progress (KtHouseJob *job)
+{
+  guint least = G_MAXUINT;
+  for (guint i = 0; i < kt_n_renditions; i++)
+    least = MIN (least, job->opened[i]);
+  /* Fragment k open means k-1 are complete. */
+  double done = least > 0 ? least - 1 : 0;
+  return job->finished ? 1.0 : done / MAX (job->expected_segments, 1);
+}
+
+guint
+kt_house_job_segment_count (KtHouseJob *job)
+{
+  return job->expected_segments;
+}
+
+const char *
+kt_house_job_dir (KtHouseJob *job)
+{
+  return job->dir;
+}
+
+void
+kt_house_job_free (KtHouseJob *job)
+{
+  if (job == NULL)
+    return;
+  if (job->bus_watch)
+    g_source_remove (job->bus_watch);
+  if (job->pipeline) {
+    gst_element_set_state (job->pipeline, GST_STATE_NULL);
+    gst_object_unref (job->pipeline);
+  }
+  g_free (job->dir);
+  g_free (job);
+}

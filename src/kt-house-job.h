@@ -1,0 +1,43 @@
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define KT_HOUSE_JOB_ERROR (kt_house_job_error_quark ())
+GQuark kt_house_job_error_quark (void);
+
+typedef enum {
+  KT_HOUSE_JOB_ERROR_PIPELINE, /* GStreamer reported an error */
+  KT_HOUSE_JOB_ERROR_OUTPUT,   /* renditions disagree or files are missing */
+  KT_HOUSE_JOB_ERROR_STOPPED,  /* stopped before the end (shutdown) */
+} KtHouseJobError;
+
+/* A running pipeline that writes one item in the house format: its template
+ * names one splitmuxsink per rendition, "rend_<rendition>" (rend_720p,
+ * rend_360p, rend_audio), each writing <dir>/<rendition>/%05d.ts. The job
+ * makes every rendition cut at the same instants, follows progress, and on
+ * EOS checks that each rendition has exactly the expected segments. */
+typedef struct _KtHouseJob KtHouseJob;
+
+/* @error is NULL on success. Called once, on the main context. */
+typedef void (*KtHouseJobDone) (KtHouseJob *job, const GError *error, gpointer user_data);
+
+/* Takes ownership of @pipeline (which must have every rend_* sink) and sets
+ * it PLAYING. @duration_us is the length of the output, a whole number of
+ * segments. */
+KtHouseJob *kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
+                                KtHouseJobDone done, gpointer user_data, GError **error);
+/* 0.0 … 1.0, from the segments written so far. */
+double kt_house_job_progress (KtHouseJob *job);
+guint kt_house_job_segment_count (KtHouseJob *job);
+const char *kt_house_job_dir (KtHouseJob *job);
+/* Stops the pipeline (to NULL) without calling @done. */
+void kt_house_job_free (KtHouseJob *job);
+
+/* The names of the required elements, NULL-terminated, for kt_pipeline_build. */
+const char *const *kt_house_job_required_elements (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtHouseJob, kt_house_job_free)
+
+G_END_DECLS

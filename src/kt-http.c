@@ -1,0 +1,266 @@
+/* kt-http: the HTTP server, its route table and the helpers routes share.
+ *
+ * One SoupServer handler receives every request and dispatches through
+ * kt_routes[] below, the single list of what ketang answers. Keeping the
+ * table in one place is what lets a test walk every route (and, later, check
+ * each one's access rules) so that nothing is served by accident.
+ *
+ * Before any route sees a path, it is split into segments and each is
+ * percent-decoded and checked: an empty segment, "." or "..", or one that
+ * decodes to something with '/', '\' or NUL in it (an encoded slash) is
+ * refused with 400. Routes then build file paths only from checked segments;
+ * the static route additionally resolves symlinks and refuses anything that
+ * lands outside its directory.
+ *
+ * Every error a client gets has one JSON shape, made by kt_http_error();
+ * kt_http_error_from_gerror() is the one place that maps module errors to
+ * status codes.
+ *
+ * libsoup runs on the main context, like the rest of ketang, so a handler
+ * must never block: it answers from memory (playlists, mapped segments) or
+ * from small files.
+ */
+#define G_LOG_DOMAIN "kt-http"
+
+#include "kt-http.h"
+#include "kt-build-config.h"
+#include "kt-config.h"
+#include "kt-library.h"
+#include "kt-store.h"
+
+struct _KtHttp {
+  KtApp *app;
+  SoupServer *server;
+  char *base_uri;
+};
+
+static const KtRoute kt_routes[] = {
+  { "/healthz", "GET HEAD", kt_http_healthz_handle },
+  { "/live/", "GET HEAD", kt_http_live_handle },
+  { "/media/", "GET HEAD", kt_http_media_handle },
+  { "/api/", "GET HEAD", kt_http_api_handle },
+  { "/vendor/", "GET HEAD", kt_http_vendor_handle },
+  { "/", "GET HEAD", kt_http_static_handle },
+};
+
+void
+kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
+               const char *cache_control)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Cache-Control", cache_control);
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY, NULL, 0);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
+}
+
+void
+kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len;
+  char *text = json_generator_to_data (gen, &len);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_TAKE,
+                                    text, len);
+}
+
+void
+kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, status, root);
+}
+
+void
+kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error)
+{
+  guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  const char *code = "internal";
+
+  if (error->domain == KT_LIBRARY_ERROR) {
+    switch ((KtLibraryError) error->code) {
+      case KT_LIBRARY_ERROR_NOT_FOUND:
+        status = SOUP_STATUS_NOT_FOUND, code = "not-found";
+        break;
+      case KT_LIBRARY_ERROR_BUSY:
+        status = SOUP_STATUS_CONFLICT, code = "busy";
+        break;
+      case KT_LIBRARY_ERROR_MEDIA:
+        status = SOUP_STATUS_UNPROCESSABLE_ENTITY, code = "bad-media";
+        break;
+      case KT_LIBRARY_ERROR_IO:
+        break;
+    }
+  } else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+             g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    status = SOUP_STATUS_NOT_FOUND, code = "not-found";
+  }
+  if (status >= 500)
+    g_warning ("request failed: %s", error->message);
+  kt_http_error (msg, status, code, "%s", error->message);
+}
+
+/* Split @path (percent-encoded, starting with '/') into checked, decoded
+ * segments. FALSE when a segment is not acceptable. */
+static gboolean
+split_path (const char *path, GPtrArray *parts, gboolean *trailing_slash)
+{
+  g_auto (GStrv) raw = g_strsplit (path + 1, "/", -1);
+  guint n = g_strv_length (raw);
+
+  *trailing_slash = n > 0 && raw[n - 1][0] == '\0';
+  for (guint i = 0; i < n; i++) {
+    if (raw[i][0] == '\0') {
+      if (i == n - 1) /* the trailing slash */
+        break;
+      return FALSE;   /* "//" */
+    }
+    char *decoded = g_uri_unescape_segment (raw[i], NULL, "/");
+    if (decoded == NULL || g_str_equal (decoded, ".") || g_str_equal (decoded, "..") ||
+        strchr (decoded, '\\') != NULL || !g_utf8_validate (decoded, -1, NULL)) {
+      g_free (decoded);
+      return FALSE;
+    }
+    g_ptr_array_add (parts, decoded);
+  }
+  return TRUE;
+}
+
+static gboolean
+method_allowed (const char *methods, const char *method)
+{
+  g_auto (GStrv) list = g_strsplit (methods, " ", -1);
+  return g_strv_contains ((const char *const *) list, method);
+}
+
+static void
+on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
+            GHashTable *query, gpointer user_data)
+{
+  KtHttp *http = user_data;
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *path = g_uri_get_path (uri);
+  const char *method = soup_server_message_get_method (msg);
+
+  g_debug ("request method=%s path=%s", method, path);
+  if (path == NULL || path[0] != '/') {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
+    return;
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (kt_routes); i++) {
+    const KtRoute *route = &kt_routes[i];
+    gsize len = strlen (route->prefix);
+    gboolean dir_prefix = route->prefix[len - 1] == '/';
+    gboolean matches = dir_prefix ? (strncmp (path, route->prefix, len) == 0 ||
+                                     (strncmp (path, route->prefix, len - 1) == 0 &&
+                                      path[len - 1] == '\0'))
+                                  : g_str_equal (path, route->prefix);
+    if (!matches)
+      continue;
+
+    if (!method_allowed (route->methods, method)) {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                    route->methods);
+      kt_http_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
+                     "%s is not allowed here", method);
+      return;
+    }
+    g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+    gboolean trailing_slash = FALSE;
+    const char *rest = path + MIN (strlen (path), dir_prefix ? len - 1 : len);
+    if (rest[0] == '/' && !split_path (rest, parts, &trailing_slash)) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
+      return;
+    }
+    g_ptr_array_add (parts, NULL);
+    KtRequest request = { msg, path, (const char *const *) parts->pdata, parts->len - 1,
+                          trailing_slash };
+    route->handler (http->app, &request);
+    return;
+  }
+  kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such page");
+}
+
+KtHttp *
+kt_http_new (KtApp *app)
+{
+  KtHttp *http = g_new0 (KtHttp, 1);
+  http->app = app;
+  http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
+  soup_server_add_handler (http->server, NULL, on_request, http, NULL);
+  return http;
+}
+
+gboolean
+kt_http_listen (KtHttp *http, const char *listen, GError **error)
+{
+  const char *colon = strrchr (listen, ':');
+  g_autofree char *host = g_strndup (listen, colon - listen);
+  guint64 port = g_ascii_strtoull (colon + 1, NULL, 10);
+
+  if (host[0] == '[' && host[strlen (host) - 1] == ']') {
+    char *inner = g_strndup (host + 1, strlen (host) - 2);
+    g_free (host);
+    host = inner;
+  }
+  if (g_str_equal (host, "localhost")) {
+    g_free (host);
+    host = g_strdup ("127.0.0.1");
+  }
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
+  if (address == NULL) {
+    g_set_error (error, KT_APP_ERROR, KT_APP_ERROR_LISTEN,
+                 "cannot listen on “%s”: the host must be an IP address", listen);
+    return FALSE;
+  }
+  if (!soup_server_listen (http->server, address, 0, error)) {
+    g_prefix_error (error, "cannot listen on %s: ", listen);
+    return FALSE;
+  }
+  GSList *uris = soup_server_get_uris (http->server);
+  if (uris != NULL) {
+    g_autofree char *text = g_uri_to_string (uris->data);
+    http->base_uri = g_str_has_suffix (text, "/") ? g_strdup (text) : g_strconcat (text, "/", NULL);
+  }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return TRUE;
+}
+
+const char *
+kt_http_base_uri (KtHttp *http)
+{
+  return http->base_uri;
+}
+
+void
+kt_http_free (KtHttp *http)
+{
+  if (http == NULL)
+    return;
+  soup_server_disconnect (http->server);
+  g_object_unref (http->server);
+  g_free (http->base_uri);
+  g_free (http);
+}

@@ -1,0 +1,321 @@
+/* kt-library: the media library.
+ *
+ * An item is a lesson in the house format: media/<id>/<rendition>/NNNNN.ts,
+ * every segment exactly KT_SEGMENT_US, the same count in every rendition.
+ * Once an item is ready its files never change, which is what lets segment
+ * URLs be cached forever and lets channels air it without any pipeline.
+ *
+ * Items are made by jobs (kt-house-job) that write into media/.tmp-<id>/ and
+ * are renamed into place only when the whole output checked out, so a crash
+ * or a failed encode never leaves a half-made item where a channel could air
+ * it. The items table says what exists; a row in state "processing" at start
+ * belongs to a job that died with the previous process, and its temporary
+ * directory is removed.
+ */
+#define G_LOG_DOMAIN "kt-library"
+
+#include "kt-library.h"
+#include "kt-clock.h"
+#include "kt-house-job.h"
+#include "kt-pipeline.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+G_DEFINE_QUARK (kt-library-error-quark, kt_library_error)
+
+typedef struct {
+  KtLibrary *library;
+  char *item_id;
+  KtHouseJob *job;
+  KtLibraryItemDone done;
+  gpointer user_data;
+} KtLibraryJob;
+
+struct _KtLibrary {
+  KtStore *store;
+  char *media_dir;
+  char *pipelines_dir;
+  GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
+};
+
+static const char *const state_names[] = { "processing", "ready", "failed" };
+
+void
+kt_item_free (KtItem *item)
+{
+  if (item == NULL)
+    return;
+  g_free (item->id);
+  g_free (item->kind);
+  g_free (item->title);
+  g_free (item->teacher);
+  g_free (item->error);
+  g_free (item);
+}
+
+static void
+library_job_free (gpointer data)
+{
+  KtLibraryJob *lj = data;
+  kt_house_job_free (lj->job);
+  g_free (lj->item_id);
+  g_free (lj);
+}
+
+/* Remove a directory tree we made (segments and rendition folders). */
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  if (dir == NULL) {
+    g_unlink (path);
+    return;
+  }
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
+}
+
+static char *
+tmp_dir_for (KtLibrary *library, const char *id)
+{
+  g_autofree char *name = g_strdup_printf (".tmp-%s", id);
+  return g_build_filename (library->media_dir, name, NULL);
+}
+
+static void
+clean_abandoned_jobs (KtLibrary *library)
+{
+  g_autoptr (GDir) dir = g_dir_open (library->media_dir, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name (dir)) != NULL) {
+    if (g_str_has_prefix (name, ".tmp-")) {
+      g_autofree char *path = g_build_filename (library->media_dir, name, NULL);
+      g_info ("removing abandoned job output dir=%s", path);
+      remove_tree (path);
+    }
+  }
+  /* Their rows say "processing" forever otherwise. */
+  kt_store_exec (library->store,
+                 "UPDATE items SET state = 'failed', error = 'interrupted by a restart' "
+                 "WHERE state = 'processing'",
+                 NULL);
+}
+
+KtLibrary *
+kt_library_new (KtStore *store, const char *data_dir, const char *pipelines_dir, GError **error)
+{
+  g_autoptr (KtLibrary) library = g_new0 (KtLibrary, 1);
+  library->store = store;
+  library->media_dir = g_build_filename (data_dir, "media", NULL);
+  library->pipelines_dir = g_strdup (pipelines_dir);
+  library->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, library_job_free);
+
+  if (g_mkdir_with_parents (library->media_dir, 0755) != 0) {
+    g_set_error (error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_IO, "cannot create %s: %s",
+                 library->media_dir, g_strerror (errno));
+    return NULL;
+  }
+  clean_abandoned_jobs (library);
+  return g_steal_pointer (&library);
+}
+
+void
+kt_library_free (KtLibrary *library)
+{
+  if (library == NULL)
+    return;
+  g_clear_pointer (&library->jobs, g_hash_table_destroy);
+  g_free (library->media_dir);
+  g_free (library->pipelines_dir);
+  g_free (library);
+}
+
+static KtItemState
+parse_state (const char *text)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
+    if (g_strcmp0 (text, state_names[i]) == 0)
+      return (KtItemState) i;
+  return KT_ITEM_FAILED;
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int col)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, col));
+}
+
+KtItem *
+kt_library_get (KtLibrary *library, const char *id)
+{
+  sqlite3_stmt *stmt = kt_store_prepare (
+      library->store,
+      "SELECT id, kind, title, teacher, state, error, segment_count, segment_us "
+      "FROM items WHERE id = ?",
+      NULL);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  KtItem *item = NULL;
+  if (sqlite3_step (stmt) == SQLITE_ROW) {
+    item = g_new0 (KtItem, 1);
+    item->id = column_text (stmt, 0);
+    item->kind = column_text (stmt, 1);
+    item->title = column_text (stmt, 2);
+    item->teacher = column_text (stmt, 3);
+    item->state = parse_state ((const char *) sqlite3_column_text (stmt, 4));
+    item->error = column_text (stmt, 5);
+    item->segment_count = sqlite3_column_int (stmt, 6);
+    item->duration_us = item->segment_count * sqlite3_column_int64 (stmt, 7);
+  }
+  sqlite3_reset (stmt);
+  return item;
+}
+
+char *
+kt_library_segment_path (KtLibrary *library, const char *item_id, const KtRendition *rendition,
+                         guint index)
+{
+  g_autofree char *file = g_strdup_printf ("%05u.ts", index);
+  return g_build_filename (library->media_dir, item_id, rendition->name, file, NULL);
+}
+
+static gboolean
+set_item_state (KtLibrary *library, const char *id, KtItemState state, guint segments,
+                const char *message, GError **error)
+{
+  sqlite3_stmt *stmt = kt_store_prepare (
+      library->store,
+      "UPDATE items SET state = ?, segment_count = ?, error = ?, "
+      "ready_us = CASE WHEN ? = 'ready' THEN ? ELSE ready_us END WHERE id = ?",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, state_names[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, segments);
+  sqlite3_bind_text (stmt, 3, message, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 4, state_names[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 5, kt_clock_now_us ());
+  sqlite3_bind_text (stmt, 6, id, -1, SQLITE_TRANSIENT);
+  return kt_store_step_done (library->store, stmt, error);
+}
+
+static void
+on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
+{
+  KtLibraryJob *lj = user_data;
+  KtLibrary *library = lj->library;
+  g_autoptr (GError) error = job_error ? g_error_copy (job_error) : NULL;
+  g_autofree char *id = g_strdup (lj->item_id);
+  g_autofree char *final_dir = g_build_filename (library->media_dir, id, NULL);
+  g_autofree char *tmp_dir = g_strdup (kt_house_job_dir (job));
+  guint segments = kt_house_job_segment_count (job);
+
+  if (error == NULL) {
+    remove_tree (final_dir); /* a previous, failed attempt */
+    if (g_rename (tmp_dir, final_dir) != 0)
+      g_set_error (&error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_IO, "cannot move %s to %s: %s",
+                   tmp_dir, final_dir, g_strerror (errno));
+  }
+  if (error == NULL) {
+    g_autoptr (GError) db_error = NULL;
+    if (!set_item_state (library, id, KT_ITEM_READY, segments, NULL, &db_error))
+      error = g_steal_pointer (&db_error);
+    else
+      g_info ("item=%s ready segments=%u", id, segments);
+  }
+  if (error != NULL) {
+    remove_tree (tmp_dir);
+    set_item_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
+    g_warning ("item=%s failed: %s", id, error->message);
+  }
+
+  KtLibraryItemDone done = lj->done;
+  gpointer done_data = lj->user_data;
+  g_hash_table_remove (library->jobs, id); /* frees lj and the job */
+  if (done)
+    done (library, id, error, done_data);
+}
+
+gboolean
+kt_library_render_demo (KtLibrary *library, const char *id, const char *title,
+                        const char *teacher, guint seconds, KtLibraryItemDone done,
+                        gpointer user_data, GError **error)
+{
+  if (g_hash_table_contains (library->jobs, id)) {
+    g_set_error (error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_BUSY, "item %s is being made", id);
+    return FALSE;
+  }
+
+  guint segments = MAX (1, (seconds * KT_USEC_PER_SEC + KT_SEGMENT_US - 1) / KT_SEGMENT_US);
+  gint64 duration_us = segments * KT_SEGMENT_US;
+  g_autofree char *frames = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 25 / KT_USEC_PER_SEC);
+  g_autofree char *buffers = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 50 / KT_USEC_PER_SEC);
+  g_autofree char *tmp_dir = tmp_dir_for (library, id);
+  remove_tree (tmp_dir);
+
+  const char *vars[] = { "dir", tmp_dir, "frames", frames, "buffers", buffers, "title", title,
+                         "teacher", teacher, NULL };
+  GstElement *pipeline = kt_pipeline_build (library->pipelines_dir, "demo-lesson", vars,
+                                            kt_house_job_required_elements (), error);
+  if (pipeline == NULL)
+    return FALSE;
+
+  sqlite3_stmt *stmt = kt_store_prepare (
+      library->store,
+      "INSERT INTO items (id, kind, title, teacher, state, created_us) "
+      "VALUES (?, 'demo', ?, ?, 'processing', ?) "
+      "ON CONFLICT (id) DO UPDATE SET title = excluded.title, teacher = excluded.teacher, "
+      "state = 'processing', error = NULL, segment_count = 0",
+      error);
+  if (stmt == NULL) {
+    gst_object_unref (pipeline);
+    return FALSE;
+  }
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, teacher, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 4, kt_clock_now_us ());
+  if (!kt_store_step_done (library->store, stmt, error)) {
+    gst_object_unref (pipeline);
+    return FALSE;
+  }
+
+  KtLibraryJob *lj = g_new0 (KtLibraryJob, 1);
+  lj->library = library;
+  lj->item_id = g_strdup (id);
+  lj->done = done;
+  lj->user_data = user_data;
+  g_autoptr (GError) start_error = NULL;
+  lj->job = kt_house_job_start (pipeline, tmp_dir, duration_us, on_job_done, lj, &start_error);
+  if (lj->job == NULL) {
+    set_item_state (library, id, KT_ITEM_FAILED, 0, start_error->message, NULL);
+    library_job_free (lj);
+    remove_tree (tmp_dir);
+    g_propagate_error (error, g_steal_pointer (&start_error));
+    return FALSE;
+  }
+  g_hash_table_insert (library->jobs, lj->item_id, lj);
+  return TRUE;
+}
+
+double
+kt_library_job_progress (KtLibrary *library, const char *id)
+{
+  KtLibraryJob *lj = g_hash_table_lookup (library->jobs, id);
+  return lj ? kt_house_job_progress (lj->job) : -1.0;
+}
+
+void
+kt_library_stop_jobs (KtLibrary *library)
+{
+  g_hash_table_remove_all (library->jobs);
+}

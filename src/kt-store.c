@@ -1,0 +1,213 @@
+/* kt-store: the single SQLite database.
+ *
+ * One connection, opened on the main thread, in WAL mode so that readers
+ * (a report, a backup with the sqlite3 shell) never block the writer and a
+ * crash loses nothing that was committed. synchronous=NORMAL is the usual WAL
+ * pairing: a power cut may lose the last transactions but never corrupts.
+ *
+ * The schema is an append-only list of migrations, kt_store_migrations[].
+ * The database's PRAGMA user_version says how many have been applied; at open
+ * every missing one runs in its own transaction together with the version
+ * bump, so a crash mid-migration leaves the previous version intact. Never
+ * edit a migration that has shipped: add a new one.
+ *
+ * Prepared statements are cached by their SQL text, so callers write the SQL
+ * where it is used and still pay for parsing once.
+ */
+#define G_LOG_DOMAIN "kt-store"
+
+#include "kt-store.h"
+
+G_DEFINE_QUARK (kt-store-error-quark, kt_store_error)
+
+static const char *const kt_store_migrations[] = {
+  /* 1: the media library. An item is immutable once ready: its segments are
+   * files under media/<id>/<rendition>/, all exactly segment_us long. */
+  "CREATE TABLE items ("
+  "  id TEXT PRIMARY KEY,"
+  "  kind TEXT NOT NULL,"           /* 'demo', 'upload', 'live', 'slate' */
+  "  title TEXT NOT NULL,"
+  "  teacher TEXT NOT NULL DEFAULT '',"
+  "  description TEXT NOT NULL DEFAULT '',"
+  "  state TEXT NOT NULL,"          /* 'processing', 'ready', 'failed' */
+  "  error TEXT,"
+  "  segment_us INTEGER NOT NULL DEFAULT 2000000,"
+  "  segment_count INTEGER NOT NULL DEFAULT 0,"
+  "  created_us INTEGER NOT NULL,"
+  "  ready_us INTEGER"
+  ");",
+};
+
+struct _KtStore {
+  sqlite3 *db;
+  GHashTable *statements; /* SQL text → sqlite3_stmt* */
+};
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+static gboolean
+set_sql_error (KtStore *store, GError **error, const char *what)
+{
+  g_set_error (error, KT_STORE_ERROR, KT_STORE_ERROR_SQL, "%s: %s", what,
+               sqlite3_errmsg (store->db));
+  return FALSE;
+}
+
+gboolean
+kt_store_exec (KtStore *store, const char *sql, GError **error)
+{
+  char *msg = NULL;
+  if (sqlite3_exec (store->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    g_set_error (error, KT_STORE_ERROR, KT_STORE_ERROR_SQL, "%s", msg ? msg : "SQL error");
+    sqlite3_free (msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kt_store_begin (KtStore *store, GError **error)
+{
+  return kt_store_exec (store, "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+kt_store_commit (KtStore *store, GError **error)
+{
+  return kt_store_exec (store, "COMMIT", error);
+}
+
+void
+kt_store_rollback (KtStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    kt_store_exec (store, "ROLLBACK", NULL);
+}
+
+int
+kt_store_latest_version (void)
+{
+  return G_N_ELEMENTS (kt_store_migrations);
+}
+
+int
+kt_store_schema_version (KtStore *store)
+{
+  sqlite3_stmt *stmt = kt_store_prepare (store, "PRAGMA user_version", NULL);
+  int version = -1;
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int (stmt, 0);
+  if (stmt)
+    sqlite3_reset (stmt);
+  return version;
+}
+
+static gboolean
+migrate (KtStore *store, GError **error)
+{
+  int version = kt_store_schema_version (store);
+  int latest = kt_store_latest_version ();
+
+  if (version > latest) {
+    g_set_error (error, KT_STORE_ERROR, KT_STORE_ERROR_TOO_NEW,
+                 "database schema version %d is newer than this ketang knows (%d)", version,
+                 latest);
+    return FALSE;
+  }
+  for (int v = version; v < latest; v++) {
+    g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d", v + 1);
+    if (!kt_store_begin (store, error))
+      return FALSE;
+    if (!kt_store_exec (store, kt_store_migrations[v], error) ||
+        !kt_store_exec (store, bump, error) || !kt_store_commit (store, error)) {
+      kt_store_rollback (store);
+      g_prefix_error (error, "migration %d: ", v + 1);
+      if (error && *error)
+        (*error)->code = KT_STORE_ERROR_MIGRATE;
+      return FALSE;
+    }
+    g_info ("migrated schema_version=%d", v + 1);
+  }
+  return TRUE;
+}
+
+KtStore *
+kt_store_open (const char *path, GError **error)
+{
+  g_autoptr (KtStore) store = g_new0 (KtStore, 1);
+  store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
+
+  int rc = sqlite3_open_v2 (path, &store->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    g_set_error (error, KT_STORE_ERROR, KT_STORE_ERROR_OPEN, "%s: %s", path,
+                 store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc));
+    return NULL;
+  }
+  sqlite3_busy_timeout (store->db, 5000);
+  if (!kt_store_exec (store,
+                      "PRAGMA journal_mode = WAL;"
+                      "PRAGMA synchronous = NORMAL;"
+                      "PRAGMA foreign_keys = ON;",
+                      error)) {
+    g_prefix_error (error, "%s: ", path);
+    if (error && *error)
+      (*error)->code = KT_STORE_ERROR_OPEN;
+    return NULL;
+  }
+  if (!migrate (store, error)) {
+    g_prefix_error (error, "%s: ", path);
+    return NULL;
+  }
+  return g_steal_pointer (&store);
+}
+
+void
+kt_store_free (KtStore *store)
+{
+  if (store == NULL)
+    return;
+  g_clear_pointer (&store->statements, g_hash_table_destroy);
+  if (store->db) {
+    sqlite3_close (store->db); /* statements are finalized above */
+    store->db = NULL;
+  }
+  g_free (store);
+}
+
+sqlite3_stmt *
+kt_store_prepare (KtStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (store->statements, sql);
+  if (stmt != NULL) {
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+  }
+  if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    set_sql_error (store, error, "prepare");
+    return NULL;
+  }
+  g_hash_table_insert (store->statements, g_strdup (sql), stmt);
+  return stmt;
+}
+
+gboolean
+kt_store_step_done (KtStore *store, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return set_sql_error (store, error, "step");
+  return TRUE;
+}
+
+sqlite3 *
+kt_store_handle (KtStore *store)
+{
+  return store->db;
+}

@@ -1,0 +1,321 @@
+/* Test helpers; see test-utils.h. */
+#include "test-utils.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/base/gsttypefindhelper.h>
+#include <glib/gstdio.h>
+
+#include "kt-config.h"
+
+char *
+kt_test_mkdtemp (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp ("ketang-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+kt_test_rmtree (const char *path)
+{
+  if (path == NULL)
+    return;
+  GStatBuf st;
+  if (g_lstat (path, &st) != 0)
+    return;
+  if (S_ISDIR (st.st_mode)) {
+    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name (dir)) != NULL) {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      kt_test_rmtree (child);
+    }
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+KtApp *
+kt_test_app_start (const char *data_dir, gboolean demo, const char *const *settings)
+{
+  g_autoptr (GError) error = NULL;
+  KtConfig *config = kt_config_load (NULL, &error);
+  g_assert_no_error (error);
+  kt_config_override (config, "server", "listen", "127.0.0.1:0", "test", &error);
+  g_assert_no_error (error);
+  kt_config_override (config, "server", "data_dir", data_dir, "test", &error);
+  g_assert_no_error (error);
+  for (int i = 0; settings && settings[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
+    g_auto (GStrv) gk = g_strsplit (kv[0], ".", 2);
+    kt_config_override (config, gk[0], gk[1], kv[1], "test", &error);
+    g_assert_no_error (error);
+  }
+  KtApp *app = kt_app_new (config, demo, &error);
+  g_assert_no_error (error);
+  kt_app_start (app, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (kt_app_base_uri (app));
+  return app;
+}
+
+static gboolean
+on_timeout_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+kt_test_wait_on_air (KtApp *app, const char *channel_id)
+{
+  KtChannel *channel = kt_app_find_channel (app, channel_id);
+  g_assert_nonnull (channel);
+  gboolean timed_out = FALSE;
+  guint timeout = g_timeout_add_seconds (60, on_timeout_flag, &timed_out);
+  while (kt_channel_state (channel) == KT_CHANNEL_STATE_PREPARING && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (timeout);
+  g_assert_cmpstr (kt_channel_state_name (kt_channel_state (channel)), ==, "on-air");
+}
+
+void
+kt_test_response_free (KtTestResponse *response)
+{
+  if (response == NULL)
+    return;
+  g_clear_pointer (&response->body, g_bytes_unref);
+  g_clear_pointer (&response->headers, soup_message_headers_unref);
+  g_free (response);
+}
+
+typedef struct {
+  GBytes *body;
+  GError *error;
+  gboolean done;
+} FetchState;
+
+static void
+on_fetched (GObject *source, GAsyncResult *result, gpointer data)
+{
+  FetchState *state = data;
+  state->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &state->error);
+  state->done = TRUE;
+}
+
+KtTestResponse *
+kt_test_request (KtApp *app, const char *method, const char *path, const char *const *headers)
+{
+  static SoupSession *session = NULL;
+  if (session == NULL)
+    session = soup_session_new_with_options ("timeout", 30, NULL);
+
+  g_autofree char *base = g_strdup (kt_app_base_uri (app));
+  base[strlen (base) - 1] = '\0'; /* drop the trailing slash */
+  g_autofree char *url = g_strconcat (base, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_assert_nonnull (msg);
+  for (int i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), headers[i],
+                                  headers[i + 1]);
+
+  FetchState state = { 0 };
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, on_fetched, &state);
+  while (!state.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (state.error);
+
+  KtTestResponse *response = g_new0 (KtTestResponse, 1);
+  response->status = soup_message_get_status (msg);
+  response->body = state.body;
+  response->headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  return response;
+}
+
+KtTestResponse *
+kt_test_get (KtApp *app, const char *path)
+{
+  return kt_test_request (app, "GET", path, NULL);
+}
+
+char *
+kt_test_body_text (KtTestResponse *response)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (response->body, &len);
+  return g_strndup (data, len);
+}
+
+/* Raw HTTP: a plain socket, so nothing normalizes the request target. The
+ * server runs on this thread's main context, so the exchange is driven with
+ * non-blocking calls and main-context iterations. */
+guint
+kt_test_raw_status (KtApp *app, const char *request_line)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GUri) base = g_uri_parse (kt_app_base_uri (app), G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (loopback, g_uri_get_port (base));
+  g_socket_set_blocking (sock, FALSE);
+  if (!g_socket_connect (sock, addr, NULL, &error)) {
+    g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
+    g_clear_error (&error);
+    while (g_socket_condition_check (sock, G_IO_OUT) == 0)
+      g_main_context_iteration (NULL, FALSE);
+  }
+  g_autofree char *request = g_strdup_printf ("%s\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                                              request_line);
+  gsize sent = 0;
+  while (sent < strlen (request)) {
+    gssize n = g_socket_send (sock, request + sent, strlen (request) - sent, NULL, &error);
+    if (n < 0) {
+      g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
+      g_clear_error (&error);
+      g_main_context_iteration (NULL, FALSE);
+      continue;
+    }
+    sent += n;
+  }
+  GString *answer = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (strstr (answer->str, "\r\n") == NULL && g_get_monotonic_time () < deadline) {
+    char buf[1024];
+    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
+    if (n > 0) {
+      g_string_append_len (answer, buf, n);
+    } else if (n == 0) {
+      break;
+    } else {
+      g_clear_error (&error);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  }
+  guint status = 0;
+  sscanf (answer->str, "HTTP/1.%*d %u", &status);
+  g_string_free (answer, TRUE);
+  return status;
+}
+
+/* Decoding. */
+
+static void
+on_pad_added (GstElement *decodebin, GstPad *pad, gpointer data)
+{
+  GstBin *pipeline = data;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  GstElement *sink = gst_element_factory_make ("appsink", NULL);
+  g_object_set (sink, "sync", FALSE, "emit-signals", FALSE, "max-buffers", 0, "wait-on-eos", FALSE, NULL);
+  g_object_set_data_full (G_OBJECT (sink), "media", g_strdup (name), g_free);
+  gst_bin_add (pipeline, sink);
+  gst_element_sync_state_with_parent (sink);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
+  g_assert_cmpint (gst_pad_link (pad, sinkpad), ==, GST_PAD_LINK_OK);
+}
+
+void
+kt_test_decode (GBytes *data, KtTestDecoded *out)
+{
+  memset (out, 0, sizeof *out);
+  out->first_video_pts = out->first_audio_pts = GST_CLOCK_TIME_NONE;
+
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  g_autoptr (GstCaps) type = gst_type_find_helper_for_data (NULL, bytes, size, NULL);
+  g_assert_nonnull (type);
+  out->container = g_strdup (gst_structure_get_name (gst_caps_get_structure (type, 0)));
+
+  GstElement *pipeline = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("appsrc", NULL);
+  GstElement *decode = gst_element_factory_make ("decodebin", NULL);
+  gst_bin_add_many (GST_BIN (pipeline), src, decode, NULL);
+  g_assert_true (gst_element_link (src, decode));
+  g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), pipeline);
+  g_object_set (src, "format", GST_FORMAT_BYTES, NULL);
+
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstFlowReturn flow;
+  g_signal_emit_by_name (src, "push-buffer", gst_buffer_new_wrapped_bytes (data), &flow);
+  g_signal_emit_by_name (src, "end-of-stream", &flow);
+
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (
+      bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) error = NULL;
+    gst_message_parse_error (msg, &error, NULL);
+    g_error ("segment did not decode: %s", error->message);
+  }
+
+  g_autoptr (GstIterator) it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *sink = g_value_get_object (&item);
+    const char *media = g_object_get_data (G_OBJECT (sink), "media");
+    gboolean video = g_str_has_prefix (media, "video/");
+    GstSample *sample;
+    while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 0)) != NULL) {
+      GstBuffer *buf = gst_sample_get_buffer (sample);
+      if (video) {
+        if (out->video_frames++ == 0) {
+          GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
+          gst_structure_get_int (s, "width", &out->width);
+          gst_structure_get_int (s, "height", &out->height);
+          out->first_video_pts = GST_BUFFER_PTS (buf);
+        }
+      } else if (out->audio_buffers++ == 0) {
+        out->first_audio_pts = GST_BUFFER_PTS (buf);
+      }
+      gst_sample_unref (sample);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+void
+kt_test_decoded_clear (KtTestDecoded *decoded)
+{
+  g_clear_pointer (&decoded->container, g_free);
+}
+
+void
+kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio)
+{
+  gsize size;
+  const guint8 *d = g_bytes_get_data (data, &size);
+  *video = *audio = GST_CLOCK_TIME_NONE;
+
+  g_assert_cmpuint (size % 188, ==, 0);
+  for (gsize off = 0; off + 188 <= size; off += 188) {
+    const guint8 *pkt = d + off;
+    g_assert_cmpuint (pkt[0], ==, 0x47);
+    if (!(pkt[1] & 0x40)) /* payload_unit_start_indicator */
+      continue;
+    gsize pos = 4;
+    if (pkt[3] & 0x20) /* adaptation field */
+      pos += 1 + pkt[4];
+    if (!(pkt[3] & 0x10) || pos + 14 > 188)
+      continue;
+    const guint8 *pes = pkt + pos;
+    if (pes[0] != 0 || pes[1] != 0 || pes[2] != 1 || !(pes[7] & 0x80))
+      continue;
+    guint64 pts = ((guint64) (pes[9] & 0x0e) << 29) | ((guint64) pes[10] << 22) |
+                  ((guint64) (pes[11] & 0xfe) << 14) | ((guint64) pes[12] << 7) | (pes[13] >> 1);
+    GstClockTime ns = gst_util_uint64_scale (pts, GST_SECOND, 90000);
+    if ((pes[3] & 0xf0) == 0xe0 && !GST_CLOCK_TIME_IS_VALID (*video))
+      *video = ns;
+    else if ((pes[3] & 0xe0) == 0xc0 && !GST_CLOCK_TIME_IS_VALID (*audio))
+      *audio = ns;
+  }
+}

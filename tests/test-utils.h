@@ -1,0 +1,61 @@
+#pragma once
+
+/* Shared helpers for ketang's tests: temporary directories, an in-process
+ * server on port 0, a synchronous HTTP client that keeps the server's main
+ * context running while it waits, raw HTTP for requests a URI parser would
+ * "fix", and decoding of segments with GStreamer. */
+
+#include <gst/gst.h>
+#include <libsoup/soup.h>
+
+#include "kt-app.h"
+
+/* A fresh directory under the test temp dir; removed by kt_test_rmtree. */
+char *kt_test_mkdtemp (void);
+void kt_test_rmtree (const char *path);
+
+/* Boot an app on 127.0.0.1:0 with @data_dir, optional extra "group.key=value"
+ * settings (NULL-terminated), demo on or off. Asserts on failure. */
+KtApp *kt_test_app_start (const char *data_dir, gboolean demo, const char *const *settings);
+/* Iterate the default main context until @channel_id is on air (or 60 s). */
+void kt_test_wait_on_air (KtApp *app, const char *channel_id);
+
+typedef struct {
+  guint status;
+  GBytes *body;
+  SoupMessageHeaders *headers; /* response headers */
+} KtTestResponse;
+
+void kt_test_response_free (KtTestResponse *response);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtTestResponse, kt_test_response_free)
+
+/* GET @path (relative to the app's base URI, starting with '/'), running the
+ * main context until the answer is in. */
+KtTestResponse *kt_test_get (KtApp *app, const char *path);
+KtTestResponse *kt_test_request (KtApp *app, const char *method, const char *path,
+                                 const char *const *headers /* name, value, …, NULL */);
+/* Send @request_line verbatim (e.g. "GET /../x HTTP/1.1") and return the
+ * status code of the answer. */
+guint kt_test_raw_status (KtApp *app, const char *request_line);
+/* The body as a NUL-terminated string (transfer full). */
+char *kt_test_body_text (KtTestResponse *response);
+
+/* What GStreamer finds in a segment file. */
+typedef struct {
+  char *container;     /* caps name from typefind: "video/mpegts" */
+  int width, height;   /* of decoded video, 0 when none */
+  guint video_frames;
+  guint audio_buffers;
+  GstClockTime first_video_pts;
+  GstClockTime first_audio_pts;
+} KtTestDecoded;
+
+/* Decode @data fully (typefind, demux, decode). Asserts it decodes cleanly. */
+void kt_test_decode (GBytes *data, KtTestDecoded *out);
+void kt_test_decoded_clear (KtTestDecoded *decoded);
+
+/* The first presentation timestamps (in ns) that an MPEG-TS file's PES
+ * headers carry for video and audio, or GST_CLOCK_TIME_NONE. Demuxers rebase
+ * timestamps per file, so comparing cut points across files needs the
+ * stream's own clock. */
+void kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio);
