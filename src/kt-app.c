@@ -16,7 +16,10 @@
 #define G_LOG_DOMAIN "kt-app"
 
 #include "kt-app.h"
+#include "kt-clock.h"
 #include "kt-http.h"
+#include "kt-slates.h"
+#include "kt-timetable.h"
 
 #include <errno.h>
 
@@ -31,8 +34,15 @@ struct _KtApp {
   KtSegmentStore *segments;
   GPtrArray *channels; /* KtChannel*, owned */
   GTimeZone *timezone;
+  KtSlates *slates;
+  KtTimetable *timetable;
+  gint64 horizon_us;
+  guint housekeeping;
   KtHttp *http;
 };
+
+#define HORIZON_US (G_GINT64_CONSTANT (62) * 24 * 3600 * G_USEC_PER_SEC)
+#define HOUSEKEEPING_MS 5000
 
 static char *
 make_demo_item_id (KtApp *app)
@@ -86,8 +96,10 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
     app->timezone = g_time_zone_new_utc ();
   }
 
-  g_ptr_array_add (app->channels,
-                   kt_channel_new ("1", kt_config_get_string (config, "channel", "name")));
+  app->slates = kt_slates_new (app->library);
+  if (demo)
+    g_ptr_array_add (app->channels,
+                     kt_channel_new ("1", kt_config_get_string (config, "channel", "name")));
   app->demo_item_id = make_demo_item_id (app);
   return g_steal_pointer (&app);
 }
@@ -120,16 +132,120 @@ start_demo (KtApp *app, GError **error)
   g_info ("rendering demo lesson item=%s", app->demo_item_id);
   kt_channel_set_preparing (channel);
   const KtConfig *c = app->config;
-  if (!kt_library_render_demo (app->library, app->demo_item_id,
-                               kt_config_get_string (c, "demo", "title"),
-                               kt_config_get_string (c, "demo", "teacher"),
-                               kt_config_get_int (c, "demo", "seconds"), on_demo_done, app,
-                               error)) {
+  const char *vars[] = { "title", kt_config_get_string (c, "demo", "title"), "teacher",
+                         kt_config_get_string (c, "demo", "teacher"), NULL };
+  gint64 seconds = kt_config_get_int (c, "demo", "seconds");
+  KtItemRecipe recipe = { app->demo_item_id, "demo", vars[1], vars[3], "demo-lesson", vars,
+                          (seconds * KT_USEC_PER_SEC + KT_SEGMENT_US - 1) / KT_SEGMENT_US };
+  if (!kt_library_make (app->library, &recipe, on_demo_done, app, error)) {
     kt_channel_set_off_air (channel);
     g_prefix_error (error, "demo lesson: ");
     return FALSE;
   }
   return TRUE;
+}
+
+/* Make the channels match the timetable: one per calendar in force (the demo
+ * keeps channel 1), each airing its lessons. */
+static void
+apply_timetable (KtApp *app)
+{
+  gint64 now = kt_clock_now_us ();
+  GPtrArray *calendars = kt_timetable_calendars (app->timetable);
+  g_autoptr (GPtrArray) keep = g_ptr_array_new ();
+
+  if (app->demo)
+    g_ptr_array_add (keep, kt_app_find_channel (app, "1"));
+  for (guint i = 0; i < calendars->len; i++) {
+    KtCalendar *cal = calendars->pdata[i];
+    const char *id = kt_calendar_channel_id (cal);
+    if (app->demo && g_str_equal (id, "1")) {
+      g_warning ("schedule %s is for channel 1, which --demo uses; not aired",
+                 kt_calendar_path (cal));
+      continue;
+    }
+    KtChannel *channel = kt_app_find_channel (app, id);
+    if (channel == NULL) {
+      channel = kt_channel_new (id, kt_calendar_channel_name (cal));
+      g_ptr_array_add (app->channels, channel);
+    }
+    kt_channel_set_name (channel, kt_calendar_channel_name (cal));
+    kt_channel_set_timetable (channel, kt_calendar_occurrences (cal), app->library, app->slates,
+                              app->timezone, now);
+    g_ptr_array_add (keep, channel);
+  }
+  for (guint i = app->channels->len; i-- > 0;) {
+    if (!g_ptr_array_find (keep, app->channels->pdata[i], NULL)) {
+      g_info ("channel=%s has no timetable any more", kt_channel_id (app->channels->pdata[i]));
+      g_ptr_array_remove_index (app->channels, i);
+    }
+  }
+}
+
+static void
+on_timetable_changed (KtTimetable *timetable, gpointer user_data)
+{
+  apply_timetable (user_data);
+}
+
+static void
+refresh_channels (KtApp *app)
+{
+  gint64 now = kt_clock_now_us ();
+  for (guint i = 0; i < app->channels->len; i++)
+    kt_channel_refresh (app->channels->pdata[i], now);
+}
+
+static void
+on_slate_ready (KtSlates *slates, gpointer user_data)
+{
+  refresh_channels (user_data);
+}
+
+/* The one periodic task: fill upcoming gaps with slates, and keep the
+ * timetable expanded well ahead of now. */
+static gboolean
+on_housekeeping (gpointer user_data)
+{
+  KtApp *app = user_data;
+  gint64 now = kt_clock_now_us ();
+  if (now + HORIZON_US / 2 > app->horizon_us) {
+    app->horizon_us = now + HORIZON_US;
+    kt_timetable_set_horizon (app->timetable, app->horizon_us);
+  }
+  refresh_channels (app);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+kt_app_reload_schedules (KtApp *app)
+{
+  kt_timetable_reload (app->timetable);
+}
+
+GHashTable *
+kt_app_schedule_status (KtApp *app)
+{
+  return kt_timetable_file_status (app->timetable);
+}
+
+static void
+start_timetable (KtApp *app)
+{
+  app->horizon_us = kt_clock_now_us () + HORIZON_US;
+  KtCalendarOptions options = { app->timezone,
+                                kt_config_get_string (app->config, "server", "timezone"),
+                                app->horizon_us, NULL, NULL };
+  /* No source check here: a lesson whose item is missing airs a card saying
+   * so; refusing its whole file would take the channel off the air.
+   * `ketang schedule check --data` reports unknown sources. */
+  app->timetable = kt_timetable_new (kt_config_get_string (app->config, "server", "schedules_dir"),
+                                     &options);
+  kt_slates_set_ready_callback (app->slates, on_slate_ready, app);
+  kt_timetable_watch (app->timetable, on_timetable_changed, app);
+  kt_timetable_reload (app->timetable);
+  apply_timetable (app);
+  app->housekeeping = kt_clock_timer_add (HOUSEKEEPING_MS, on_housekeeping, app);
 }
 
 gboolean
@@ -140,12 +256,18 @@ kt_app_start (KtApp *app, GError **error)
     return FALSE;
   if (app->demo && !start_demo (app, error))
     return FALSE;
+  start_timetable (app);
   return TRUE;
 }
 
 void
 kt_app_stop (KtApp *app)
 {
+  if (app->housekeeping) {
+    kt_clock_timer_remove (app->housekeeping);
+    app->housekeeping = 0;
+  }
+  g_clear_pointer (&app->timetable, kt_timetable_free);
   if (app->library)
     kt_library_stop_jobs (app->library);
   g_clear_pointer (&app->http, kt_http_free);
@@ -158,6 +280,7 @@ kt_app_free (KtApp *app)
     return;
   kt_app_stop (app);
   g_clear_pointer (&app->channels, g_ptr_array_unref);
+  g_clear_pointer (&app->slates, kt_slates_free);
   g_clear_pointer (&app->segments, kt_segment_store_free);
   g_clear_pointer (&app->library, kt_library_free);
   g_clear_pointer (&app->store, kt_store_free);

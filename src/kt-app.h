@@ -40,6 +40,11 @@ KtSegmentStore *kt_app_segments (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);
 GTimeZone *kt_app_timezone (KtApp *app);
+/* Reload changed schedule files now (the watcher does it by itself after a
+ * short quiet period). */
+void kt_app_reload_schedules (KtApp *app);
+/* Schedule file → NULL when in force as written, else its problems. */
+GHashTable *kt_app_schedule_status (KtApp *app);
 /* The item id the demo lesson has under the current configuration. */
 const char *kt_app_demo_item_id (KtApp *app);
 

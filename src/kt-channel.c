@@ -5,40 +5,92 @@
  * interval [k·2 s, (k+1)·2 s). Every house-format segment is exactly one slot
  * long, so "what is on air at t" is "which segment fills slot floor(t/2 s)",
  * and the live playlist at t lists the last `window` slots. From that follow
- * the numbers HLS players rely on, all pure functions of time:
+ * the numbers HLS players rely on:
  *
  *  - EXT-X-MEDIA-SEQUENCE of slot k is k, so it only grows, and a restarted
- *    server (or a second origin) gives the same segment the same number;
+ *    server gives the same segment the same number;
  *  - EXT-X-PROGRAM-DATE-TIME of slot k is k·2 s;
- *  - EXT-X-DISCONTINUITY precedes a slot where an item begins, and the
- *    discontinuity sequence of slot k counts such boundaries in slots 1..k.
+ *  - EXT-X-DISCONTINUITY precedes a slot where an item (or a slate's loop)
+ *    begins, and the discontinuity sequence of slot k counts such boundaries
+ *    in slots 1..k.
  *
- * The programme here is the foundation's: one item in a loop anchored at the
- * epoch (loop n fills slots n·N … n·N+N−1 for an item of N segments). The
- * timetable replaces the loop with lessons and slates; the slot model stays.
+ * A timetable channel turns its lessons into runs covering all slots from 0
+ * on: a lesson's item from the lesson's start slot (a viewer tuning in at
+ * 09:20 gets minute 20), cut at the slot's end when longer, followed by the
+ * slate when shorter; the slate (KT_SLATE_SEGMENTS long, looped) in every gap,
+ * naming the next lesson; a card saying so when a lesson's media is missing or
+ * its live talk has not begun. The runs, and so every sequence number, are a
+ * pure function of the timetable and the items' lengths: the same at every
+ * restart, and a reload that changes only future lessons leaves the past and
+ * the present untouched. (A reload that rewrites the past shifts the
+ * discontinuity count; players realign on the media sequence.)
  *
- * Building a playlist is string work, so it is done once per window position
- * and rendition and the bytes are shared by every request until the window
- * moves (every 2 s).
+ * The demo channel is a loop of one item anchored at the epoch (loop n fills
+ * slots n·N … n·N+N−1), computed by formula instead of runs.
+ *
+ * Which slate item fills a gap is looked up only for runs near "now"
+ * (kt_channel_refresh), so old gaps never cause slates to be rendered.
+ * Playlist text is built once per window position and rendition and shared by
+ * every request until the window moves.
  */
 #define G_LOG_DOMAIN "kt-channel"
 
 #include "kt-channel.h"
 
+#define INFINITE_SLOT G_MAXINT64
+#define LOOKAHEAD_US (G_GINT64_CONSTANT (6) * 3600 * G_USEC_PER_SEC)
+#define LOOKBEHIND_SLOTS 64
+
+typedef enum {
+  MODE_OFF_AIR,
+  MODE_PREPARING,
+  MODE_LOOP,
+  MODE_TIMETABLE,
+} KtChannelMode;
+
+typedef enum {
+  RUN_ITEM,    /* a lesson's item */
+  RUN_GAP,     /* slate naming the next lesson */
+  RUN_MISSING, /* slate: the lesson's media is missing */
+  RUN_LIVE,    /* slate: the live talk has not begun */
+} KtRunKind;
+
 typedef struct {
-  gint64 slot;   /* the newest slot listed; -1 when none */
+  char *title, *teacher, *description, *source;
+  char *item_id; /* for item: sources */
+  gint64 start_us, end_us;
+} KtChannelLesson;
+
+typedef struct {
+  gint64 start, end;      /* slots; end exclusive, INFINITE_SLOT for the last */
+  KtRunKind kind;
+  guint loop;             /* slate loop length; 0 for items */
+  guint offset;           /* first segment of the item */
+  int lesson;             /* lesson index (ITEM, MISSING, LIVE) or -1 */
+  int next;               /* GAP: the next lesson's index, or -1 */
+  char *item_id;          /* what fills it; NULL while a slate is not ready */
+  guint64 dseq_at_start;  /* boundaries in slots 1..start */
+} KtRun;
+
+typedef struct {
+  gint64 slot;
+  guint window;
   GBytes *text;
 } KtCachedPlaylist;
 
 struct _KtChannel {
   char *id;
   char *name;
-  KtChannelState state;
-  /* The loop programme (valid when ON_AIR). */
-  char *item_id;
-  char *title;
-  char *teacher;
-  guint item_segments;
+  KtChannelMode mode;
+  /* MODE_LOOP */
+  KtChannelLesson loop_item;
+  guint loop_segments;
+  /* MODE_TIMETABLE */
+  GArray *lessons; /* KtChannelLesson, by start */
+  GArray *runs;    /* KtRun, by start, covering every slot */
+  KtLibrary *library;
+  KtSlates *slates;
+  GTimeZone *zone;
   KtCachedPlaylist cache[8]; /* per kt_renditions index */
 };
 
@@ -48,6 +100,24 @@ const char *
 kt_channel_state_name (KtChannelState state)
 {
   return state_names[state];
+}
+
+static void
+lesson_clear (gpointer data)
+{
+  KtChannelLesson *l = data;
+  g_free (l->title);
+  g_free (l->teacher);
+  g_free (l->description);
+  g_free (l->source);
+  g_free (l->item_id);
+  memset (l, 0, sizeof *l);
+}
+
+static void
+run_clear (gpointer data)
+{
+  g_free (((KtRun *) data)->item_id);
 }
 
 static void
@@ -62,10 +132,11 @@ clear_cache (KtChannel *channel)
 static void
 clear_programme (KtChannel *channel)
 {
-  g_clear_pointer (&channel->item_id, g_free);
-  g_clear_pointer (&channel->title, g_free);
-  g_clear_pointer (&channel->teacher, g_free);
-  channel->item_segments = 0;
+  lesson_clear (&channel->loop_item);
+  channel->loop_segments = 0;
+  g_clear_pointer (&channel->lessons, g_array_unref);
+  g_clear_pointer (&channel->runs, g_array_unref);
+  g_clear_pointer (&channel->zone, g_time_zone_unref);
   clear_cache (channel);
 }
 
@@ -75,7 +146,7 @@ kt_channel_new (const char *id, const char *name)
   KtChannel *channel = g_new0 (KtChannel, 1);
   channel->id = g_strdup (id);
   channel->name = g_strdup (name);
-  channel->state = KT_CHANNEL_STATE_OFF_AIR;
+  channel->mode = MODE_OFF_AIR;
   clear_cache (channel);
   return channel;
 }
@@ -103,37 +174,11 @@ kt_channel_name (const KtChannel *channel)
   return channel->name;
 }
 
-KtChannelState
-kt_channel_state (const KtChannel *channel)
-{
-  return channel->state;
-}
-
 void
-kt_channel_set_loop (KtChannel *channel, const KtItem *item)
+kt_channel_set_name (KtChannel *channel, const char *name)
 {
-  g_return_if_fail (item->state == KT_ITEM_READY && item->segment_count > 0);
-  clear_programme (channel);
-  channel->item_id = g_strdup (item->id);
-  channel->title = g_strdup (item->title);
-  channel->teacher = g_strdup (item->teacher);
-  channel->item_segments = item->segment_count;
-  channel->state = KT_CHANNEL_STATE_ON_AIR;
-  g_info ("channel=%s airing item=%s segments=%u", channel->id, item->id, item->segment_count);
-}
-
-void
-kt_channel_set_preparing (KtChannel *channel)
-{
-  clear_programme (channel);
-  channel->state = KT_CHANNEL_STATE_PREPARING;
-}
-
-void
-kt_channel_set_off_air (KtChannel *channel)
-{
-  clear_programme (channel);
-  channel->state = KT_CHANNEL_STATE_OFF_AIR;
+  g_free (channel->name);
+  channel->name = g_strdup (name);
 }
 
 static gint64
@@ -142,56 +187,387 @@ slot_of (gint64 t_us)
   return t_us >= 0 ? t_us / KT_SEGMENT_US : 0;
 }
 
-/* The loop programme: slot → segment index, and boundaries. */
-static guint
-segment_in_slot (const KtChannel *channel, gint64 slot)
+static gint64
+slot_start_us (gint64 slot)
 {
-  return slot % channel->item_segments;
+  return slot == INFINITE_SLOT ? G_MAXINT64 : slot * KT_SEGMENT_US;
 }
+
+void
+kt_channel_set_loop (KtChannel *channel, const KtItem *item)
+{
+  g_return_if_fail (item->state == KT_ITEM_READY && item->segment_count > 0);
+  clear_programme (channel);
+  channel->mode = MODE_LOOP;
+  channel->loop_item.title = g_strdup (item->title);
+  channel->loop_item.teacher = g_strdup (item->teacher);
+  channel->loop_item.description = g_strdup ("");
+  channel->loop_item.item_id = g_strdup (item->id);
+  channel->loop_item.source = g_strdup_printf ("item:%s", item->id);
+  channel->loop_segments = item->segment_count;
+  g_info ("channel=%s looping item=%s segments=%u", channel->id, item->id, item->segment_count);
+}
+
+void
+kt_channel_set_preparing (KtChannel *channel)
+{
+  clear_programme (channel);
+  channel->mode = MODE_PREPARING;
+}
+
+void
+kt_channel_set_off_air (KtChannel *channel)
+{
+  clear_programme (channel);
+  channel->mode = MODE_OFF_AIR;
+}
+
+/* Runs. */
+
+static void
+add_run (GArray *runs, gint64 start, gint64 end, KtRunKind kind, int lesson, int next,
+         const char *item_id, guint offset)
+{
+  if (start >= end)
+    return;
+  if (runs->len > 0) {
+    KtRun *last = &g_array_index (runs, KtRun, runs->len - 1);
+    /* A slate after a short lesson and the gap that follows it are one card. */
+    if (kind == RUN_GAP && last->kind == RUN_GAP && last->next == next && last->end == start) {
+      last->end = end;
+      return;
+    }
+  }
+  KtRun run = { start, end, kind, kind == RUN_ITEM ? 0 : KT_SLATE_SEGMENTS, offset, lesson,
+                next, g_strdup (item_id), 0 };
+  g_array_append_val (runs, run);
+}
+
+static void
+count_boundaries (GArray *runs)
+{
+  guint64 d = 0;
+  for (guint i = 0; i < runs->len; i++) {
+    KtRun *r = &g_array_index (runs, KtRun, i);
+    if (r->start > 0)
+      d++;
+    r->dseq_at_start = d;
+    if (r->loop > 0 && r->end != INFINITE_SLOT)
+      d += (r->end - r->start - 1) / r->loop;
+  }
+}
+
+static void
+build_runs (KtChannel *channel)
+{
+  GArray *runs = g_array_new (FALSE, TRUE, sizeof (KtRun));
+  g_array_set_clear_func (runs, run_clear);
+  gint64 cursor = 0;
+
+  for (guint i = 0; i < channel->lessons->len; i++) {
+    const KtChannelLesson *l = &g_array_index (channel->lessons, KtChannelLesson, i);
+    gint64 s = MAX (slot_of (l->start_us), cursor);
+    gint64 e = slot_of (l->end_us);
+    if (s >= e)
+      continue;
+    add_run (runs, cursor, s, RUN_GAP, -1, i, NULL, 0);
+    int next = i + 1 < channel->lessons->len ? (int) i + 1 : -1;
+
+    g_autoptr (KtItem) item = l->item_id ? kt_library_get (channel->library, l->item_id) : NULL;
+    if (item != NULL && item->state == KT_ITEM_READY && item->segment_count > 0) {
+      gint64 n = MIN ((gint64) item->segment_count, e - s);
+      add_run (runs, s, s + n, RUN_ITEM, i, -1, item->id, 0);
+      add_run (runs, s + n, e, RUN_GAP, -1, next, NULL, 0);
+    } else if (g_str_has_prefix (l->source, "live:")) {
+      add_run (runs, s, e, RUN_LIVE, i, -1, NULL, 0);
+    } else {
+      add_run (runs, s, e, RUN_MISSING, i, -1, NULL, 0);
+    }
+    cursor = e;
+  }
+  add_run (runs, cursor, INFINITE_SLOT, RUN_GAP, -1, -1, NULL, 0);
+  count_boundaries (runs);
+  g_clear_pointer (&channel->runs, g_array_unref);
+  channel->runs = runs;
+}
+
+/* The run holding @slot (runs cover every slot). */
+static guint
+run_index (KtChannel *channel, gint64 slot)
+{
+  guint lo = 0, hi = channel->runs->len - 1;
+  while (lo < hi) {
+    guint mid = (lo + hi + 1) / 2;
+    if (g_array_index (channel->runs, KtRun, mid).start <= slot)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+static char *
+format_lesson_time (KtChannel *channel, gint64 us)
+{
+  static const char *const weekdays[] = { "", "周一", "周二", "周三", "周四", "周五", "周六", "周日" };
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) t = g_date_time_to_timezone (utc, channel->zone);
+  return g_strdup_printf ("%d月%d日 %s %02d:%02d", g_date_time_get_month (t),
+                          g_date_time_get_day_of_month (t),
+                          weekdays[g_date_time_get_day_of_week (t)], g_date_time_get_hour (t),
+                          g_date_time_get_minute (t));
+}
+
+/* The slate a run shows, as its three lines. */
+static char *
+slate_for_run (KtChannel *channel, const KtRun *run)
+{
+  const KtChannelLesson *l = NULL;
+  g_autofree char *line2 = NULL;
+  g_autofree char *line3 = NULL;
+
+  switch (run->kind) {
+    case RUN_GAP:
+      if (run->next < 0) {
+        line2 = g_strdup ("暂无后续节目安排");
+        line3 = g_strdup (" ");
+        break;
+      }
+      l = &g_array_index (channel->lessons, KtChannelLesson, run->next);
+      line2 = g_strdup_printf ("下一节：%s", l->title);
+      {
+        g_autofree char *when = format_lesson_time (channel, l->start_us);
+        line3 = g_strdup_printf ("%s%s%s", l->teacher, l->teacher[0] ? "  " : "", when);
+      }
+      break;
+    case RUN_MISSING:
+    case RUN_LIVE:
+      l = &g_array_index (channel->lessons, KtChannelLesson, run->lesson);
+      line2 = g_strdup_printf ("本节：%s", l->title);
+      line3 = g_strdup (run->kind == RUN_LIVE ? "报告会即将开始，请稍候" : "节目暂缺，请稍候");
+      break;
+    case RUN_ITEM:
+      return NULL;
+  }
+  return kt_slates_get (channel->slates, channel->name, line2, line3);
+}
+
+void
+kt_channel_refresh (KtChannel *channel, gint64 now_us)
+{
+  if (channel->mode != MODE_TIMETABLE)
+    return;
+  gint64 from = MAX (0, slot_of (now_us) - LOOKBEHIND_SLOTS);
+  gint64 to = slot_of (now_us + LOOKAHEAD_US);
+  gboolean changed = FALSE;
+  for (guint i = run_index (channel, from); i < channel->runs->len; i++) {
+    KtRun *run = &g_array_index (channel->runs, KtRun, i);
+    if (run->start > to)
+      break;
+    if (run->kind == RUN_ITEM || run->item_id != NULL)
+      continue;
+    run->item_id = slate_for_run (channel, run);
+    changed |= run->item_id != NULL;
+  }
+  if (changed)
+    clear_cache (channel);
+}
+
+static int
+compare_lessons (gconstpointer a, gconstpointer b)
+{
+  const KtChannelLesson *x = a, *y = b;
+  return x->start_us < y->start_us ? -1 : x->start_us > y->start_us ? 1 : 0;
+}
+
+void
+kt_channel_set_timetable (KtChannel *channel, GArray *occurrences, KtLibrary *library,
+                          KtSlates *slates, GTimeZone *zone, gint64 now_us)
+{
+  clear_programme (channel);
+  channel->mode = MODE_TIMETABLE;
+  channel->library = library;
+  channel->slates = slates;
+  channel->zone = g_time_zone_ref (zone);
+  channel->lessons = g_array_sized_new (FALSE, TRUE, sizeof (KtChannelLesson), occurrences->len);
+  g_array_set_clear_func (channel->lessons, lesson_clear);
+  for (guint i = 0; i < occurrences->len; i++) {
+    const KtOccurrence *o = &g_array_index (occurrences, KtOccurrence, i);
+    KtChannelLesson l = { g_strdup (o->lesson->title), g_strdup (o->lesson->teacher),
+                          g_strdup (o->lesson->description), g_strdup (o->lesson->source),
+                          g_str_has_prefix (o->lesson->source, "item:")
+                              ? g_strdup (o->lesson->source + 5) : NULL,
+                          o->start_us, o->end_us };
+    g_array_append_val (channel->lessons, l);
+  }
+  g_array_sort (channel->lessons, compare_lessons);
+  build_runs (channel);
+  kt_channel_refresh (channel, now_us);
+  g_info ("channel=%s timetable lessons=%u runs=%u", channel->id, channel->lessons->len,
+          channel->runs->len);
+}
+
+/* What fills @slot: the item and its segment, and whether a boundary
+ * (discontinuity) precedes it, with the discontinuity count through it. */
+typedef struct {
+  const char *item_id;
+  guint segment;
+  gboolean boundary;
+  guint64 dseq;
+} KtSlotInfo;
 
 static gboolean
-slot_starts_item (const KtChannel *channel, gint64 slot)
+slot_info (KtChannel *channel, gint64 slot, KtSlotInfo *info)
 {
-  return slot > 0 && slot % channel->item_segments == 0;
+  if (channel->mode == MODE_LOOP) {
+    guint n = channel->loop_segments;
+    info->item_id = channel->loop_item.item_id;
+    info->segment = slot % n;
+    info->boundary = slot > 0 && slot % n == 0;
+    info->dseq = slot / n;
+    return TRUE;
+  }
+  if (channel->mode != MODE_TIMETABLE)
+    return FALSE;
+  const KtRun *run = &g_array_index (channel->runs, KtRun, run_index (channel, slot));
+  gint64 into = slot - run->start;
+  info->item_id = run->item_id;
+  info->segment = run->loop ? into % run->loop : run->offset + into;
+  info->boundary = slot > 0 && (into == 0 || (run->loop && into % run->loop == 0));
+  info->dseq = run->dseq_at_start + (run->loop ? into / run->loop : 0);
+  return info->item_id != NULL;
 }
 
-/* Boundaries in slots 1..slot. */
-static guint64
-boundaries_through (const KtChannel *channel, gint64 slot)
+KtChannelState
+kt_channel_state (KtChannel *channel, gint64 now_us)
 {
-  return slot / channel->item_segments;
+  KtSlotInfo info;
+  switch (channel->mode) {
+    case MODE_OFF_AIR:
+      return KT_CHANNEL_STATE_OFF_AIR;
+    case MODE_PREPARING:
+      return KT_CHANNEL_STATE_PREPARING;
+    case MODE_LOOP:
+      return KT_CHANNEL_STATE_ON_AIR;
+    case MODE_TIMETABLE:
+      return slot_info (channel, slot_of (now_us), &info) ? KT_CHANNEL_STATE_ON_AIR
+                                                          : KT_CHANNEL_STATE_PREPARING;
+  }
+  g_assert_not_reached ();
+}
+
+static void
+airing_from_lesson (const KtChannelLesson *l, gint64 t_us, KtAiring *airing)
+{
+  airing->title = l->title;
+  airing->teacher = l->teacher;
+  airing->description = l->description;
+  airing->source = l->source;
+  airing->item_id = l->item_id;
+  airing->start_us = l->start_us;
+  airing->end_us = l->end_us;
+  airing->offset_us = MAX (0, t_us - l->start_us);
+}
+
+static void
+loop_airing (KtChannel *channel, gint64 t_us, KtAiring *airing)
+{
+  gint64 loop_us = channel->loop_segments * KT_SEGMENT_US;
+  KtChannelLesson l = channel->loop_item;
+  l.start_us = MAX (t_us, 0) / loop_us * loop_us;
+  l.end_us = l.start_us + loop_us;
+  airing_from_lesson (&l, t_us, airing);
 }
 
 gboolean
 kt_channel_airing_at (KtChannel *channel, gint64 t_us, KtAiring *airing)
 {
-  if (channel->state != KT_CHANNEL_STATE_ON_AIR)
+  if (channel->mode == MODE_LOOP) {
+    loop_airing (channel, t_us, airing);
+    return TRUE;
+  }
+  if (channel->mode != MODE_TIMETABLE)
     return FALSE;
-  gint64 loop_us = channel->item_segments * KT_SEGMENT_US;
-  gint64 t = MAX (t_us, 0);
-  airing->item_id = channel->item_id;
-  airing->title = channel->title;
-  airing->teacher = channel->teacher;
-  airing->start_us = t / loop_us * loop_us;
-  airing->end_us = airing->start_us + loop_us;
-  airing->offset_us = t - airing->start_us;
+  const KtRun *run = &g_array_index (channel->runs, KtRun, run_index (channel, slot_of (t_us)));
+  if (run->lesson >= 0) {
+    airing_from_lesson (&g_array_index (channel->lessons, KtChannelLesson, run->lesson), t_us,
+                        airing);
+    return TRUE;
+  }
+  memset (airing, 0, sizeof *airing); /* a slate: no lesson */
+  airing->item_id = run->item_id;
+  airing->start_us = slot_start_us (run->start);
+  airing->end_us = slot_start_us (run->end);
+  airing->offset_us = t_us - airing->start_us;
   return TRUE;
+}
+
+gboolean
+kt_channel_next_lesson (KtChannel *channel, gint64 t_us, KtAiring *airing)
+{
+  if (channel->mode == MODE_LOOP) {
+    gint64 loop_us = channel->loop_segments * KT_SEGMENT_US;
+    loop_airing (channel, (MAX (t_us, 0) / loop_us + 1) * loop_us, airing);
+    return TRUE;
+  }
+  if (channel->mode != MODE_TIMETABLE)
+    return FALSE;
+  for (guint i = 0; i < channel->lessons->len; i++) {
+    const KtChannelLesson *l = &g_array_index (channel->lessons, KtChannelLesson, i);
+    if (l->start_us > t_us) {
+      airing_from_lesson (l, l->start_us, airing);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+GArray *
+kt_channel_lessons_between (KtChannel *channel, gint64 from_us, gint64 to_us)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (KtAiring));
+  if (channel->mode == MODE_LOOP) {
+    gint64 loop_us = channel->loop_segments * KT_SEGMENT_US;
+    for (gint64 t = MAX (from_us, 0) / loop_us * loop_us; t < to_us && out->len < 500;
+         t += loop_us) {
+      KtAiring a;
+      loop_airing (channel, t, &a);
+      a.offset_us = 0;
+      g_array_append_val (out, a);
+    }
+  } else if (channel->mode == MODE_TIMETABLE) {
+    for (guint i = 0; i < channel->lessons->len; i++) {
+      const KtChannelLesson *l = &g_array_index (channel->lessons, KtChannelLesson, i);
+      if (l->end_us > from_us && l->start_us < to_us) {
+        KtAiring a;
+        airing_from_lesson (l, l->start_us, &a);
+        g_array_append_val (out, a);
+      }
+    }
+  }
+  return out;
 }
 
 static GBytes *
 build_playlist (KtChannel *channel, const KtRendition *rendition, gint64 newest, guint window)
 {
-  g_autoptr (KtHlsPlaylist) playlist = kt_hls_playlist_new ();
-  gint64 first = MAX (0, newest - (gint64) window + 1);
+  KtSlotInfo info;
+  if (!slot_info (channel, newest, &info))
+    return NULL;
+  /* The window reaches back over slots that have something to air. */
+  gint64 first = newest;
+  while (first > 0 && newest - first + 1 < window && slot_info (channel, first - 1, &info))
+    first--;
 
+  g_autoptr (KtHlsPlaylist) playlist = kt_hls_playlist_new ();
   playlist->media_sequence = first;
-  playlist->discontinuity_sequence =
-      boundaries_through (channel, first) - (slot_starts_item (channel, first) ? 1 : 0);
   for (gint64 slot = first; slot <= newest; slot++) {
-    char *uri = g_strdup_printf ("/media/%s/%s/%u.ts", channel->item_id, rendition->name,
-                                 segment_in_slot (channel, slot));
-    kt_hls_playlist_add (playlist, uri, KT_SEGMENT_US, slot * KT_SEGMENT_US,
-                         slot_starts_item (channel, slot));
+    slot_info (channel, slot, &info);
+    if (slot == first)
+      playlist->discontinuity_sequence = info.dseq - (info.boundary ? 1 : 0);
+    char *uri = g_strdup_printf ("/media/%s/%s/%u.ts", info.item_id, rendition->name,
+                                 info.segment);
+    kt_hls_playlist_add (playlist, uri, KT_SEGMENT_US, slot * KT_SEGMENT_US, info.boundary);
   }
   char *text = kt_hls_playlist_write (playlist);
   return g_bytes_new_take (text, strlen (text));
@@ -202,17 +578,16 @@ kt_channel_playlist (KtChannel *channel, const KtRendition *rendition, gint64 no
                      guint window)
 {
   g_return_val_if_fail (window > 0, NULL);
-  if (channel->state != KT_CHANNEL_STATE_ON_AIR)
-    return NULL;
-
   guint r = rendition - kt_renditions;
   g_return_val_if_fail (r < kt_n_renditions && r < G_N_ELEMENTS (channel->cache), NULL);
+
   gint64 newest = slot_of (now_us);
   KtCachedPlaylist *cached = &channel->cache[r];
-  if (cached->text == NULL || cached->slot != newest) {
+  if (cached->text == NULL || cached->slot != newest || cached->window != window) {
     g_clear_pointer (&cached->text, g_bytes_unref);
     cached->text = build_playlist (channel, rendition, newest, window);
     cached->slot = newest;
+    cached->window = window;
   }
-  return g_bytes_ref (cached->text);
+  return cached->text ? g_bytes_ref (cached->text) : NULL;
 }

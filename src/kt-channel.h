@@ -4,6 +4,8 @@
 
 #include "kt-hls.h"
 #include "kt-library.h"
+#include "kt-slates.h"
+#include "kt-timetable.h"
 
 G_BEGIN_DECLS
 
@@ -15,15 +17,18 @@ typedef enum {
 
 const char *kt_channel_state_name (KtChannelState state);
 
-/* What a channel airs over one stretch of time. Strings are borrowed from
- * the channel until its programme changes. */
+/* What a channel airs over one stretch of time: a lesson, or (title NULL)
+ * the slate between lessons. Strings are borrowed from the channel until its
+ * programme changes. */
 typedef struct {
-  const char *item_id;
   const char *title;
   const char *teacher;
-  gint64 start_us;  /* wall clock, µs since the Unix epoch */
+  const char *description;
+  const char *source;   /* "item:<id>", "live:<key>" */
+  const char *item_id;  /* what airs, when it is a library item */
+  gint64 start_us;      /* wall clock, µs since the Unix epoch */
   gint64 end_us;
-  gint64 offset_us; /* into the item at the instant asked about */
+  gint64 offset_us;     /* into the lesson at the instant asked about */
 } KtAiring;
 
 /* A channel: the playlist assembler. At wall-clock time t it names the
@@ -35,21 +40,34 @@ void kt_channel_free (KtChannel *channel);
 
 const char *kt_channel_id (const KtChannel *channel);
 const char *kt_channel_name (const KtChannel *channel);
-KtChannelState kt_channel_state (const KtChannel *channel);
+void kt_channel_set_name (KtChannel *channel, const char *name);
+/* The state at @now_us. */
+KtChannelState kt_channel_state (KtChannel *channel, gint64 now_us);
 
-/* Air @item (ready) in a loop, aligned to the Unix epoch: the loop restarts
- * at every multiple of the item's duration, so what is on air at t is the
- * same in every process and after every restart. */
+/* Air @item (ready) in a loop aligned to the Unix epoch (the demo). */
 void kt_channel_set_loop (KtChannel *channel, const KtItem *item);
 void kt_channel_set_preparing (KtChannel *channel);
 void kt_channel_set_off_air (KtChannel *channel);
 
-/* What is on air at @t_us, or FALSE when nothing is. */
+/* Air a timetable: @occurrences (KtOccurrence, sorted, copied) up to
+ * the horizon they were expanded to, items from @library (borrowed), slates
+ * between lessons from @slates (borrowed), their times written in @zone. */
+void kt_channel_set_timetable (KtChannel *channel, GArray *occurrences, KtLibrary *library,
+                               KtSlates *slates, GTimeZone *zone, gint64 now_us);
+/* Look again at the library and slates for what airs around @now_us (an
+ * item or slate became ready, or time moved on). Cheap when nothing changed. */
+void kt_channel_refresh (KtChannel *channel, gint64 now_us);
+
+/* The lesson (or slate, title NULL) on air at @t_us; FALSE when off air. */
 gboolean kt_channel_airing_at (KtChannel *channel, gint64 t_us, KtAiring *airing);
+/* The next lesson starting after @t_us; FALSE when none is known. */
+gboolean kt_channel_next_lesson (KtChannel *channel, gint64 t_us, KtAiring *airing);
+/* Lessons overlapping [@from_us, @to_us): KtAiring, borrowed strings. */
+GArray *kt_channel_lessons_between (KtChannel *channel, gint64 from_us, gint64 to_us);
 
 /* The live media playlist of @rendition at @now_us with @window segments, or
- * NULL when off air. The text is built once per window position and shared:
- * (transfer full) a reference to it. */
+ * NULL when nothing can air now. Built once per window position and shared:
+ * (transfer full) a reference. */
 GBytes *kt_channel_playlist (KtChannel *channel, const KtRendition *rendition, gint64 now_us,
                              guint window);
 

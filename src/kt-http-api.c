@@ -62,7 +62,7 @@ add_channel (JsonBuilder *b, KtApp *app, KtChannel *channel, gint64 now_us)
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, kt_channel_name (channel));
   json_builder_set_member_name (b, "state");
-  json_builder_add_string_value (b, kt_channel_state_name (kt_channel_state (channel)));
+  json_builder_add_string_value (b, kt_channel_state_name (kt_channel_state (channel, now_us)));
   g_autofree char *url = g_strdup_printf ("/live/%s/index.m3u8", kt_channel_id (channel));
   json_builder_set_member_name (b, "playlist");
   json_builder_add_string_value (b, url);

@@ -34,9 +34,10 @@ allow_any_origin (SoupServerMessage *msg)
 static void
 not_on_air (SoupServerMessage *msg, KtChannel *channel)
 {
+  KtChannelState state = kt_channel_state (channel, kt_clock_now_us ());
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
                                 "2");
-  if (kt_channel_state (channel) == KT_CHANNEL_STATE_PREPARING)
+  if (state == KT_CHANNEL_STATE_PREPARING)
     kt_http_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "preparing",
                    "channel %s is being prepared", kt_channel_id (channel));
   else
@@ -57,7 +58,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
   allow_any_origin (msg);
 
   if (request->n_parts == 2 && g_str_equal (request->parts[1], "index.m3u8")) {
-    if (kt_channel_state (channel) != KT_CHANNEL_STATE_ON_AIR) {
+    if (kt_channel_state (channel, kt_clock_now_us ()) != KT_CHANNEL_STATE_ON_AIR) {
       not_on_air (msg, channel);
       return;
     }

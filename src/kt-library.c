@@ -246,25 +246,30 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
 }
 
 gboolean
-kt_library_render_demo (KtLibrary *library, const char *id, const char *title,
-                        const char *teacher, guint seconds, KtLibraryItemDone done,
-                        gpointer user_data, GError **error)
+kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDone done,
+                 gpointer user_data, GError **error)
 {
+  const char *id = recipe->id;
   if (g_hash_table_contains (library->jobs, id)) {
     g_set_error (error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_BUSY, "item %s is being made", id);
     return FALSE;
   }
 
-  guint segments = MAX (1, (seconds * KT_USEC_PER_SEC + KT_SEGMENT_US - 1) / KT_SEGMENT_US);
-  gint64 duration_us = segments * KT_SEGMENT_US;
+  gint64 duration_us = MAX (recipe->segments, 1) * KT_SEGMENT_US;
   g_autofree char *frames = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 25 / KT_USEC_PER_SEC);
   g_autofree char *buffers = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 50 / KT_USEC_PER_SEC);
   g_autofree char *tmp_dir = tmp_dir_for (library, id);
   remove_tree (tmp_dir);
 
-  const char *vars[] = { "dir", tmp_dir, "frames", frames, "buffers", buffers, "title", title,
-                         "teacher", teacher, NULL };
-  GstElement *pipeline = kt_pipeline_build (library->pipelines_dir, "demo-lesson", vars,
+  g_autoptr (GPtrArray) vars = g_ptr_array_new ();
+  const char *fixed[] = { "dir", tmp_dir, "frames", frames, "buffers", buffers };
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (vars, (gpointer) fixed[i]);
+  for (int i = 0; recipe->vars && recipe->vars[i]; i++)
+    g_ptr_array_add (vars, (gpointer) recipe->vars[i]);
+  g_ptr_array_add (vars, NULL);
+  GstElement *pipeline = kt_pipeline_build (library->pipelines_dir, recipe->pipeline,
+                                            (const char *const *) vars->pdata,
                                             kt_house_job_required_elements (), error);
   if (pipeline == NULL)
     return FALSE;
@@ -272,18 +277,19 @@ kt_library_render_demo (KtLibrary *library, const char *id, const char *title,
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
       "INSERT INTO items (id, kind, title, teacher, state, created_us) "
-      "VALUES (?, 'demo', ?, ?, 'processing', ?) "
-      "ON CONFLICT (id) DO UPDATE SET title = excluded.title, teacher = excluded.teacher, "
-      "state = 'processing', error = NULL, segment_count = 0",
+      "VALUES (?, ?, ?, ?, 'processing', ?) "
+      "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
+      "teacher = excluded.teacher, state = 'processing', error = NULL, segment_count = 0",
       error);
   if (stmt == NULL) {
     gst_object_unref (pipeline);
     return FALSE;
   }
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (stmt, 3, teacher, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 4, kt_clock_now_us ());
+  sqlite3_bind_text (stmt, 2, recipe->kind, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, recipe->title, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 4, recipe->teacher ? recipe->teacher : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 5, kt_clock_now_us ());
   if (!kt_store_step_done (library->store, stmt, error)) {
     gst_object_unref (pipeline);
     return FALSE;
@@ -305,6 +311,12 @@ kt_library_render_demo (KtLibrary *library, const char *id, const char *title,
   }
   g_hash_table_insert (library->jobs, lj->item_id, lj);
   return TRUE;
+}
+
+gboolean
+kt_library_is_making (KtLibrary *library, const char *id)
+{
+  return g_hash_table_contains (library->jobs, id);
 }
 
 double

@@ -56,11 +56,24 @@ KtItem *kt_library_get (KtLibrary *library, const char *id);
 char *kt_library_segment_path (KtLibrary *library, const char *item_id,
                                const KtRendition *rendition, guint index);
 
-/* Render the generated demo lesson as item @id (replacing a failed one).
- * Returns FALSE when it cannot start. */
-gboolean kt_library_render_demo (KtLibrary *library, const char *id, const char *title,
-                                 const char *teacher, guint seconds, KtLibraryItemDone done,
-                                 gpointer user_data, GError **error);
+/* How to make an item from a pipeline template that generates it (the demo
+ * lesson, slates). The template gets ${dir}, ${frames} (25 fps) and
+ * ${buffers} (20 ms audio buffers) for the length, plus @vars. */
+typedef struct {
+  const char *id;
+  const char *kind;      /* "demo", "slate" */
+  const char *title;
+  const char *teacher;
+  const char *pipeline;  /* template name in pipelines/ */
+  const char *const *vars; /* more name, value pairs, NULL-terminated */
+  guint segments;        /* length in KT_SEGMENT_US segments */
+} KtItemRecipe;
+
+/* Start making item @recipe->id (replacing a failed or stale one). Returns
+ * FALSE when it cannot start. */
+gboolean kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDone done,
+                          gpointer user_data, GError **error);
+gboolean kt_library_is_making (KtLibrary *library, const char *id);
 /* Progress of the running job for @id, 0…1, or -1 when none runs. */
 double kt_library_job_progress (KtLibrary *library, const char *id);
 /* Stop every running job (shutdown); their items stay "processing" and are

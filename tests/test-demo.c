@@ -218,7 +218,7 @@ test_restart_airs_the_same (void)
 
   const char *settings[] = { "demo.seconds=6", NULL };
   app = kt_test_app_start (data_dir, TRUE, settings);
-  g_assert_cmpstr (kt_channel_state_name (kt_channel_state (kt_app_find_channel (app, "1"))), ==,
+  g_assert_cmpstr (kt_channel_state_name (kt_channel_state (kt_app_find_channel (app, "1"), kt_clock_now_us ())), ==,
                    "on-air");
   g_assert_cmpfloat (kt_library_job_progress (kt_app_library (app), item), <, 0); /* no job */
   g_autofree char *after = get_text ("/live/1/360p/index.m3u8", 200);

@@ -5,6 +5,7 @@
 #include <gst/base/gsttypefindhelper.h>
 #include <glib/gstdio.h>
 
+#include "kt-clock.h"
 #include "kt-config.h"
 
 char *
@@ -47,6 +48,11 @@ kt_test_app_start (const char *data_dir, gboolean demo, const char *const *setti
   g_assert_no_error (error);
   kt_config_override (config, "server", "data_dir", data_dir, "test", &error);
   g_assert_no_error (error);
+  /* No timetable unless the test gives one. */
+  g_autofree char *schedules = g_build_filename (data_dir, "schedules", NULL);
+  g_mkdir_with_parents (schedules, 0755);
+  kt_config_override (config, "server", "schedules_dir", schedules, "test", &error);
+  g_assert_no_error (error);
   for (int i = 0; settings && settings[i]; i++) {
     g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
     g_auto (GStrv) gk = g_strsplit (kv[0], ".", 2);
@@ -75,11 +81,11 @@ kt_test_wait_on_air (KtApp *app, const char *channel_id)
   g_assert_nonnull (channel);
   gboolean timed_out = FALSE;
   guint timeout = g_timeout_add_seconds (60, on_timeout_flag, &timed_out);
-  while (kt_channel_state (channel) == KT_CHANNEL_STATE_PREPARING && !timed_out)
+  while (kt_channel_state (channel, kt_clock_now_us ()) == KT_CHANNEL_STATE_PREPARING && !timed_out)
     g_main_context_iteration (NULL, TRUE);
   if (!timed_out)
     g_source_remove (timeout);
-  g_assert_cmpstr (kt_channel_state_name (kt_channel_state (channel)), ==, "on-air");
+  g_assert_cmpstr (kt_channel_state_name (kt_channel_state (channel, kt_clock_now_us ())), ==, "on-air");
 }
 
 void

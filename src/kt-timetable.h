@@ -1,0 +1,94 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define KT_TIMETABLE_ERROR (kt_timetable_error_quark ())
+GQuark kt_timetable_error_quark (void);
+
+typedef enum {
+  KT_TIMETABLE_ERROR_READ,   /* the file cannot be read */
+  KT_TIMETABLE_ERROR_INVALID /* see the problems list for file:line detail */
+} KtTimetableError;
+
+/* One lesson as the file describes it (a VEVENT, possibly recurring). */
+typedef struct {
+  char *uid;
+  char *title;       /* SUMMARY */
+  char *teacher;     /* ORGANIZER's CN, or its address */
+  char *description; /* DESCRIPTION */
+  char *source;      /* X-KETANG-SOURCE: "item:<id>" or "live:<key>" */
+  char *file;
+  int line;          /* of BEGIN:VEVENT */
+} KtLesson;
+
+/* One occurrence of a lesson. */
+typedef struct {
+  const KtLesson *lesson; /* borrowed from its calendar */
+  gint64 start_us, end_us;
+} KtOccurrence;
+
+/* One problem found in a file, with where it is. */
+typedef struct {
+  char *file;
+  int line;
+  char *message;
+} KtScheduleProblem;
+
+void kt_schedule_problem_free (KtScheduleProblem *problem);
+
+/* Decides whether a lesson's source exists (the library, in the server and
+ * in `ketang schedule check --data`). NULL: every item source is accepted. */
+typedef gboolean (*KtSourceExists) (const char *source, gpointer user_data);
+
+typedef struct {
+  GTimeZone *default_zone;     /* for times without TZID; borrowed */
+  const char *default_zone_id; /* its IANA name, e.g. "Asia/Shanghai" */
+  gint64 horizon_us;           /* expand occurrences up to this instant */
+  KtSourceExists source_exists;
+  gpointer source_data;
+} KtCalendarOptions;
+
+/* A parsed, checked iCalendar file: one channel's timetable. */
+typedef struct _KtCalendar KtCalendar;
+
+/* Parse and check @path. On any problem returns NULL, appends every problem
+ * found (KtScheduleProblem*) to @problems, and sets @error. */
+KtCalendar *kt_calendar_load (const char *path, const KtCalendarOptions *options,
+                              GPtrArray *problems, GError **error);
+void kt_calendar_free (KtCalendar *calendar);
+
+const char *kt_calendar_path (const KtCalendar *calendar);
+const char *kt_calendar_channel_id (const KtCalendar *calendar);
+const char *kt_calendar_channel_name (const KtCalendar *calendar);
+/* Sorted by start, not overlapping, up to the horizon: KtOccurrence. */
+GArray *kt_calendar_occurrences (const KtCalendar *calendar);
+gint64 kt_calendar_horizon (const KtCalendar *calendar);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtCalendar, kt_calendar_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtScheduleProblem, kt_schedule_problem_free)
+
+/* The schedules directory: every *.ics in it, kept in force, reloaded when a
+ * file changes. A file that fails keeps its last good version in force. */
+typedef struct _KtTimetable KtTimetable;
+
+typedef void (*KtTimetableChanged) (KtTimetable *timetable, gpointer user_data);
+
+KtTimetable *kt_timetable_new (const char *dir, const KtCalendarOptions *options);
+void kt_timetable_free (KtTimetable *timetable);
+/* (Re)load every file now. Calls @changed when anything changed. */
+void kt_timetable_reload (KtTimetable *timetable);
+/* Watch the directory; changes are applied after a short quiet period. */
+void kt_timetable_watch (KtTimetable *timetable, KtTimetableChanged changed, gpointer user_data);
+/* Extend every calendar's occurrences to a new horizon. */
+void kt_timetable_set_horizon (KtTimetable *timetable, gint64 horizon_us);
+
+/* Calendars in force, sorted by channel id: KtCalendar* (borrowed). */
+GPtrArray *kt_timetable_calendars (KtTimetable *timetable);
+/* Per file: NULL when its last load was good, else the problems text. */
+GHashTable *kt_timetable_file_status (KtTimetable *timetable); /* path → char* or NULL */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtTimetable, kt_timetable_free)
+
+G_END_DECLS
