@@ -2,6 +2,7 @@
  *
  *   ketang serve [--config FILE] [--listen HOST:PORT] [--data DIR] [--demo]
  *                [--print-config]
+ *   ketang schedule check [--data DIR] FILE…
  *   ketang --version | --help
  *
  * Exit codes follow sysexits.h so scripts and systemd can tell a typo in the
@@ -20,6 +21,7 @@
 
 #include "kt-app.h"
 #include "kt-build-config.h"
+#include "kt-cli-schedule.h"
 #include "kt-config.h"
 #include "kt-store.h"
 
@@ -30,6 +32,8 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  serve          Run the server (see `ketang serve --help`)\n"
+    "  schedule check FILE…\n"
+    "                 Validate timetable files; print FILE:LINE: problems\n"
     "\n"
     "Options:\n"
     "  --version      Print the version and exit\n"
@@ -158,6 +162,8 @@ main (int argc, char **argv)
     gst_init (NULL, NULL);
     return cmd_serve (argc - 1, argv + 1);
   }
+  if (g_str_equal (argv[1], "schedule"))
+    return kt_cli_schedule (argc - 1, argv + 1);
   g_printerr ("ketang: unknown command “%s”\n%s", argv[1], usage_text);
   return EX_USAGE;
 }
