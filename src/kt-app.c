@@ -188,6 +188,18 @@ on_timetable_changed (KtTimetable *timetable, gpointer user_data)
   apply_timetable (user_data);
 }
 
+/* A new item may be one a lesson names: assemble the channels again (cheap:
+ * runs are rebuilt from the lessons in memory). Slates only need a refresh. */
+static void
+on_job_finished (KtLibrary *library, const char *item_id, const GError *error,
+                 gpointer user_data)
+{
+  KtApp *app = user_data;
+  if (error == NULL && app->timetable != NULL && !g_str_has_prefix (item_id, "slate-"))
+    apply_timetable (app);
+  kt_slates_resume (app->slates);
+}
+
 static void
 refresh_channels (KtApp *app)
 {
@@ -223,6 +235,12 @@ kt_app_reload_schedules (KtApp *app)
   kt_timetable_reload (app->timetable);
 }
 
+gboolean
+kt_app_busy (KtApp *app)
+{
+  return kt_library_jobs_running (app->library) > 0 || kt_slates_pending (app->slates) > 0;
+}
+
 GHashTable *
 kt_app_schedule_status (KtApp *app)
 {
@@ -242,9 +260,10 @@ start_timetable (KtApp *app)
   app->timetable = kt_timetable_new (kt_config_get_string (app->config, "server", "schedules_dir"),
                                      &options);
   kt_slates_set_ready_callback (app->slates, on_slate_ready, app);
-  kt_timetable_watch (app->timetable, on_timetable_changed, app);
+  kt_library_set_ready_callback (app->library, on_job_finished, app);
   kt_timetable_reload (app->timetable);
   apply_timetable (app);
+  kt_timetable_watch (app->timetable, on_timetable_changed, app);
   app->housekeeping = kt_clock_timer_add (HOUSEKEEPING_MS, on_housekeeping, app);
 }
 

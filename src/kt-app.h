@@ -43,6 +43,8 @@ GTimeZone *kt_app_timezone (KtApp *app);
 /* Reload changed schedule files now (the watcher does it by itself after a
  * short quiet period). */
 void kt_app_reload_schedules (KtApp *app);
+/* TRUE while media (an item, a slate) is being made. */
+gboolean kt_app_busy (KtApp *app);
 /* Schedule file → NULL when in force as written, else its problems. */
 GHashTable *kt_app_schedule_status (KtApp *app);
 /* The item id the demo lesson has under the current configuration. */

@@ -1,8 +1,10 @@
 /* kt-http-api: the JSON API for players and scripts, and /healthz.
  *
- *   GET /api/channels        every channel with its state and now/next
- *   GET /api/channels/<id>   one channel
- *   GET /healthz             liveness for monitors and load balancers
+ *   GET /api/channels                     every channel with its state and now/next
+ *   GET /api/channels/<id>                one channel
+ *   GET /api/channels/<id>/guide?from=&to=  its lessons in a range (default: today)
+ *   GET /api/schedules                    each timetable file: in force, or its problems
+ *   GET /healthz                          liveness for monitors and load balancers
  *
  * Times are ISO 8601 in the server's time zone ([server] timezone), the way
  * a viewer reads them; offset_s is how far into the lesson the channel is.
@@ -37,8 +39,10 @@ add_airing (JsonBuilder *b, const char *name, const KtAiring *airing, gboolean w
   json_builder_add_string_value (b, airing->title);
   json_builder_set_member_name (b, "teacher");
   json_builder_add_string_value (b, airing->teacher);
-  json_builder_set_member_name (b, "item");
-  json_builder_add_string_value (b, airing->item_id);
+  json_builder_set_member_name (b, "description");
+  json_builder_add_string_value (b, airing->description);
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, airing->source);
   add_time (b, "start", airing->start_us, tz);
   add_time (b, "end", airing->end_us, tz);
   if (with_offset) {
@@ -53,8 +57,9 @@ add_channel (JsonBuilder *b, KtApp *app, KtChannel *channel, gint64 now_us)
 {
   GTimeZone *tz = kt_app_timezone (app);
   KtAiring now, next;
-  gboolean on_air = kt_channel_airing_at (channel, now_us, &now);
-  gboolean has_next = on_air && kt_channel_airing_at (channel, now.end_us, &next);
+  /* "now" is the lesson on air; between lessons (a slate) it is null. */
+  gboolean in_lesson = kt_channel_airing_at (channel, now_us, &now) && now.title != NULL;
+  gboolean has_next = kt_channel_next_lesson (channel, now_us, &next);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id");
@@ -66,9 +71,111 @@ add_channel (JsonBuilder *b, KtApp *app, KtChannel *channel, gint64 now_us)
   g_autofree char *url = g_strdup_printf ("/live/%s/index.m3u8", kt_channel_id (channel));
   json_builder_set_member_name (b, "playlist");
   json_builder_add_string_value (b, url);
-  add_airing (b, "now", on_air ? &now : NULL, TRUE, tz);
+  add_airing (b, "now", in_lesson ? &now : NULL, TRUE, tz);
   add_airing (b, "next", has_next ? &next : NULL, FALSE, tz);
   json_builder_end_object (b);
+}
+
+/* ?from=&to= as ISO 8601 (a date or a date and time, in the server's zone
+ * when no offset is given); the default is today. */
+static gboolean
+parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from, gint64 *to)
+{
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (GHashTable) query = NULL;
+  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (q != NULL)
+    query = g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL);
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (now_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
+  g_autoptr (GDateTime) midnight = g_date_time_new (tz, g_date_time_get_year (local),
+                                                    g_date_time_get_month (local),
+                                                    g_date_time_get_day_of_month (local), 0, 0, 0);
+  *from = g_date_time_to_unix (midnight) * G_USEC_PER_SEC;
+  *to = *from + G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC;
+
+  const char *names[] = { "from", "to" };
+  gint64 *values[] = { from, to };
+  for (int i = 0; i < 2; i++) {
+    const char *text = query ? g_hash_table_lookup (query, names[i]) : NULL;
+    if (text == NULL)
+      continue;
+    g_autofree char *full = strchr (text, 'T') ? g_strdup (text) : g_strconcat (text, "T00:00:00", NULL);
+    g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (full, tz);
+    if (dt == NULL) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                     "%s must be an ISO 8601 date or date-time, not “%s”", names[i], text);
+      return FALSE;
+    }
+    *values[i] = g_date_time_to_unix (dt) * G_USEC_PER_SEC;
+  }
+  if (*to <= *from || *to - *from > G_GINT64_CONSTANT (62) * 86400 * G_USEC_PER_SEC) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                   "the range must end after it starts and span at most 62 days");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now_us)
+{
+  gint64 from, to;
+  if (!parse_range (app, msg, now_us, &from, &to))
+    return;
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (GArray) lessons = kt_channel_lessons_between (channel, from, to);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "channel");
+  json_builder_add_string_value (b, kt_channel_id (channel));
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, kt_channel_name (channel));
+  add_time (b, "from", from, tz);
+  add_time (b, "to", to, tz);
+  json_builder_set_member_name (b, "lessons");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < lessons->len; i++) {
+    KtAiring *a = &g_array_index (lessons, KtAiring, i);
+    gboolean on_air = a->start_us <= now_us && now_us < a->end_us;
+    a->offset_us = on_air ? now_us - a->start_us : 0;
+    json_builder_begin_object (b);
+    add_airing (b, "lesson", a, on_air, tz);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, on_air ? "on-air" : a->end_us <= now_us ? "past" : "upcoming");
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+handle_schedules (KtApp *app, SoupServerMessage *msg)
+{
+  GHashTable *status = kt_app_schedule_status (app);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "files");
+  json_builder_begin_array (b);
+  GHashTableIter iter;
+  gpointer path, problems;
+  g_hash_table_iter_init (&iter, status);
+  while (g_hash_table_iter_next (&iter, &path, &problems)) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "file");
+    json_builder_add_string_value (b, path);
+    json_builder_set_member_name (b, "ok");
+    json_builder_add_boolean_value (b, problems == NULL);
+    json_builder_set_member_name (b, "problems");
+    json_builder_add_string_value (b, problems);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
 void
@@ -76,6 +183,20 @@ kt_http_api_handle (KtApp *app, KtRequest *request)
 {
   SoupServerMessage *msg = request->msg;
   gint64 now_us = kt_clock_now_us ();
+
+  if (request->n_parts == 1 && g_str_equal (request->parts[0], "schedules")) {
+    handle_schedules (app, msg);
+    return;
+  }
+  if (request->n_parts == 3 && g_str_equal (request->parts[0], "channels") &&
+      g_str_equal (request->parts[2], "guide")) {
+    KtChannel *channel = kt_app_find_channel (app, request->parts[1]);
+    if (channel == NULL)
+      kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such channel");
+    else
+      handle_guide (app, msg, channel, now_us);
+    return;
+  }
 
   if (request->n_parts >= 1 && g_str_equal (request->parts[0], "channels")) {
     g_autoptr (JsonBuilder) b = json_builder_new ();

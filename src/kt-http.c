@@ -39,6 +39,7 @@ static const KtRoute kt_routes[] = {
   { "/live/", "GET HEAD", kt_http_live_handle },
   { "/media/", "GET HEAD", kt_http_media_handle },
   { "/api/", "GET HEAD", kt_http_api_handle },
+  { "/schedule/", "GET HEAD", kt_http_schedule_handle },
   { "/vendor/", "GET HEAD", kt_http_vendor_handle },
   { "/", "GET HEAD", kt_http_static_handle },
 };

@@ -42,6 +42,7 @@ void kt_http_live_handle (KtApp *app, KtRequest *request);
 void kt_http_media_handle (KtApp *app, KtRequest *request);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
+void kt_http_schedule_handle (KtApp *app, KtRequest *request);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,

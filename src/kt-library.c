@@ -37,6 +37,8 @@ struct _KtLibrary {
   char *media_dir;
   char *pipelines_dir;
   GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
+  KtLibraryItemDone ready;
+  gpointer ready_data;
 };
 
 static const char *const state_names[] = { "processing", "ready", "failed" };
@@ -243,6 +245,21 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
   g_hash_table_remove (library->jobs, id); /* frees lj and the job */
   if (done)
     done (library, id, error, done_data);
+  if (library->ready)
+    library->ready (library, id, error, library->ready_data);
+}
+
+guint
+kt_library_jobs_running (KtLibrary *library)
+{
+  return g_hash_table_size (library->jobs);
+}
+
+void
+kt_library_set_ready_callback (KtLibrary *library, KtLibraryItemDone ready, gpointer user_data)
+{
+  library->ready = ready;
+  library->ready_data = user_data;
 }
 
 gboolean

@@ -74,6 +74,12 @@ typedef struct {
 gboolean kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDone done,
                           gpointer user_data, GError **error);
 gboolean kt_library_is_making (KtLibrary *library, const char *id);
+/* Jobs running now. */
+guint kt_library_jobs_running (KtLibrary *library);
+/* Called on the main context whenever any job ends (@error NULL when its
+ * item became ready). */
+void kt_library_set_ready_callback (KtLibrary *library, KtLibraryItemDone ready,
+                                    gpointer user_data);
 /* Progress of the running job for @id, 0…1, or -1 when none runs. */
 double kt_library_job_progress (KtLibrary *library, const char *id);
 /* Stop every running job (shutdown); their items stay "processing" and are

@@ -8,8 +8,10 @@
  * independent of which card happens to be ready.
  *
  * Making one costs a second or two of CPU, so slates are made one at a time
- * from a queue, in the order channels ask for them; while one is queued the
- * channel shows the previous card or waits. A slate that failed to render is
+ * from a queue, in the order channels ask for them, and only while the
+ * library runs no other job (the demo lesson, a normalization): airing what
+ * exists comes before decorating gaps. While one is queued the channel
+ * waits for it. A slate that failed to render is
  * not retried in a loop: it stays failed until the server restarts.
  */
 #define G_LOG_DOMAIN "kt-slates"
@@ -90,7 +92,8 @@ on_made (KtLibrary *library, const char *item_id, const GError *error, gpointer 
 static void
 start_next (KtSlates *slates)
 {
-  while (slates->making == NULL && slates->queue.length > 0) {
+  while (slates->making == NULL && slates->queue.length > 0 &&
+         kt_library_jobs_running (slates->library) == 0) {
     KtSlateRequest *r = g_queue_pop_head (&slates->queue);
     const char *vars[] = { "line1", r->lines[0], "line2", r->lines[1], "line3", r->lines[2],
                            NULL };
@@ -104,6 +107,12 @@ start_next (KtSlates *slates)
   }
 }
 
+void
+kt_slates_resume (KtSlates *slates)
+{
+  start_next (slates);
+}
+
 char *
 kt_slates_get (KtSlates *slates, const char *line1, const char *line2, const char *line3)
 {
@@ -112,7 +121,7 @@ kt_slates_get (KtSlates *slates, const char *line1, const char *line2, const cha
   for (int i = 0; i < 3; i++)
     g_checksum_update (sum, (const guchar *) lines[i], strlen (lines[i]) + 1);
   /* Version of the card's look: bump with pipelines/slate.pipeline changes. */
-  g_checksum_update (sum, (const guchar *) "slate-v1", -1);
+  g_checksum_update (sum, (const guchar *) "slate-v2", -1);
   g_autofree char *id = g_strdup_printf ("slate-%.16s", g_checksum_get_string (sum));
 
   g_autoptr (KtItem) item = kt_library_get (slates->library, id);

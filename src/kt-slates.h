@@ -24,6 +24,8 @@ void kt_slates_set_ready_callback (KtSlates *slates, KtSlateReady ready, gpointe
 /* The item id of the slate showing @line1…@line3 when it is ready, else
  * NULL after queueing its making. (transfer full) */
 char *kt_slates_get (KtSlates *slates, const char *line1, const char *line2, const char *line3);
+/* Start queued slates if the library is idle (call when any job ends). */
+void kt_slates_resume (KtSlates *slates);
 /* Slates queued or being made. */
 guint kt_slates_pending (KtSlates *slates);
 
