@@ -325,3 +325,48 @@ kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio)
       *audio = ns;
   }
 }
+
+gboolean
+kt_test_have_ffmpeg (void)
+{
+  g_autofree char *ffmpeg = g_find_program_in_path ("ffmpeg");
+  return ffmpeg != NULL;
+}
+
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+void
+kt_test_ffmpeg_reads (KtApp *app, const char *path, int seconds)
+{
+  g_autofree char *ffmpeg = g_find_program_in_path ("ffmpeg");
+  g_assert_nonnull (ffmpeg);
+  g_autofree char *base = g_strdup (kt_app_base_uri (app));
+  base[strlen (base) - 1] = '\0';
+  g_autofree char *url = g_strconcat (base, path, NULL);
+  g_autofree char *duration = g_strdup_printf ("%d", seconds);
+  const char *argv[] = { ffmpeg, "-nostdin", "-v", "error", "-live_start_index", "0", "-i", url,
+                         "-t", duration, "-f", "null", "-", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  gboolean done = FALSE;
+  g_subprocess_wait_async (p, NULL, on_exited, &done);
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  if (!done) {
+    g_subprocess_force_exit (p);
+    g_error ("ffmpeg did not finish reading %d s of %s", seconds, path);
+  }
+  char buf[4096] = "";
+  gssize n = g_input_stream_read (g_subprocess_get_stderr_pipe (p), buf, sizeof buf - 1, NULL, NULL);
+  buf[MAX (n, 0)] = '\0';
+  if (buf[0] != '\0')
+    g_error ("ffmpeg on %s said: %s", path, buf);
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+}

@@ -59,3 +59,9 @@ void kt_test_decoded_clear (KtTestDecoded *decoded);
  * timestamps per file, so comparing cut points across files needs the
  * stream's own clock. */
 void kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio);
+
+gboolean kt_test_have_ffmpeg (void);
+/* ffmpeg reads @seconds of the live playlist at @path from its oldest
+ * segment, decoding everything; asserts it exits 0 and says nothing. The
+ * main context keeps running meanwhile. */
+void kt_test_ffmpeg_reads (KtApp *app, const char *path, int seconds);

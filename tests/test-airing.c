@@ -1,0 +1,355 @@
+/* A timetable on air, end to end: the real server with a schedule file,
+ * real items and slates made by their pipelines, and an injected clock set
+ * to chosen instants around lesson boundaries. Checks what airs before,
+ * inside and after lessons, that playlists stay consistent across every
+ * boundary, that ffmpeg plays lesson → slate → lesson, that a restart in the
+ * middle of a lesson airs exactly the same, and that editing the schedule
+ * file while the channel airs is applied without disturbing the present,
+ * while a broken edit leaves the last good version in force. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "kt-clock.h"
+#include "test-utils.h"
+
+static char *data_dir;
+static char *schedule_path;
+static KtApp *app;
+
+/* 2026-12-01 09:00:00 in Shanghai. */
+#define NINE_AM (G_GINT64_CONSTANT (1796086800) * G_USEC_PER_SEC)
+#define AT(s) (NINE_AM + (gint64) (s) * G_USEC_PER_SEC)
+
+#define EVENT(uid, title, start, end, source)                                                 \
+  "BEGIN:VEVENT\nUID:" uid "\nSUMMARY:" title "\nORGANIZER;CN=王老师:mailto:w@x\n"            \
+  "DTSTART:20261201T" start "\nDTEND:20261201T" end "\nX-KETANG-SOURCE:" source "\nEND:VEVENT\n"
+
+static const char timetable[] =
+    "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nX-WR-CALNAME:测试频道\nX-KETANG-CHANNEL:7\n"
+    EVENT ("a", "书法", "090000", "090010", "item:lesson-a")  /* 6 s item, then slate */
+    EVENT ("b", "国画", "090010", "090014", "item:lesson-b")  /* 6 s item cut at 4 s */
+    EVENT ("c", "太极", "090020", "090030", "item:missing")   /* no media: a card */
+    "END:VCALENDAR\n";
+
+static void
+wait_idle (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (kt_app_busy (app) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (kt_app_busy (app));
+}
+
+static char *
+playlist_at (gint64 t, const char *rendition)
+{
+  kt_clock_set_fake (t);
+  g_autofree char *path = g_strdup_printf ("/live/7/%s/index.m3u8", rendition);
+  g_autoptr (KtTestResponse) r = kt_test_get (app, path);
+  if (r->status != 200)
+    g_error ("GET %s at %" G_GINT64_FORMAT ": %u", path, t, r->status);
+  return kt_test_body_text (r);
+}
+
+/* The last URI in a playlist and whether a discontinuity precedes it. */
+static char *
+newest (const char *text, gboolean *discontinuity)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  char *last = NULL;
+  for (int i = 0; lines[i]; i++) {
+    if (lines[i][0] == '/') {
+      g_free (last);
+      last = g_strdup (lines[i]);
+      if (discontinuity)
+        *discontinuity = i >= 3 && g_str_equal (lines[i - 3], "#EXT-X-DISCONTINUITY");
+    }
+  }
+  return last;
+}
+
+static JsonObject *
+channel_json (JsonParser *parser)
+{
+  g_autoptr (KtTestResponse) r = kt_test_get (app, "/api/channels/7");
+  g_assert_cmpuint (r->status, ==, 200);
+  g_autofree char *text = kt_test_body_text (r);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+make_item (const char *id, const char *title)
+{
+  const char *vars[] = { "title", title, "teacher", "王老师", NULL };
+  KtItemRecipe recipe = { id, "demo", title, "王老师", "demo-lesson", vars, 3 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (kt_library_make (kt_app_library (app), &recipe, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_what_airs_when (void)
+{
+  static const struct {
+    int at;               /* seconds from 09:00 */
+    const char *newest;   /* prefix of the newest segment's URI */
+    gboolean boundary;    /* a discontinuity before it */
+    const char *now;      /* the lesson /api says is on, or NULL for a slate */
+  } cases[] = {
+    { -8, "/media/slate-", FALSE, NULL },    /* before: the slate names 书法 */
+    { 0, "/media/lesson-a/720p/0.ts", TRUE, "书法" },
+    { 3, "/media/lesson-a/720p/1.ts", FALSE, "书法" }, /* tuning in late: minute… second 3 */
+    { 6, "/media/slate-", TRUE, NULL },      /* the item ended: slate inside the slot */
+    { 10, "/media/lesson-b/720p/0.ts", TRUE, "国画" },
+    { 13, "/media/lesson-b/720p/1.ts", FALSE, "国画" }, /* cut at the slot's end, 14 s */
+    { 14, "/media/slate-", TRUE, NULL },
+    { 20, "/media/slate-", TRUE, "太极" },   /* lesson without media: its card */
+    { 23, "/media/slate-", FALSE, "太极" },
+    { 31, "/media/slate-", TRUE, NULL },     /* nothing further scheduled */
+    { 41, "/media/slate-", TRUE, NULL },     /* the card loops every 10 s */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *text = playlist_at (AT (cases[i].at), "720p");
+    gboolean boundary = FALSE;
+    g_autofree char *uri = newest (text, &boundary);
+    if (!g_str_has_prefix (uri, cases[i].newest) || boundary != cases[i].boundary)
+      g_error ("at 09:00%+ds: newest %s (boundary %d), expected %s (%d)", cases[i].at, uri,
+               boundary, cases[i].newest, cases[i].boundary);
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    JsonObject *ch = channel_json (parser);
+    JsonNode *now = json_object_get_member (ch, "now");
+    if (cases[i].now == NULL)
+      g_assert_true (JSON_NODE_HOLDS_NULL (now));
+    else
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (now), "title"), ==,
+                       cases[i].now);
+  }
+  /* Before the first lesson, "next" is it. */
+  kt_clock_set_fake (AT (-10));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *next = json_object_get_object_member (channel_json (parser), "next");
+  g_assert_cmpstr (json_object_get_string_member (next, "title"), ==, "书法");
+  g_assert_cmpstr (json_object_get_string_member (next, "start"), ==, "2026-12-01T09:00:00+08:00");
+}
+
+typedef struct {
+  guint64 msn, dsn;
+  GPtrArray *uris;
+  GArray *disc;
+} Parsed;
+
+static void
+parse (const char *text, Parsed *p)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  p->uris = g_ptr_array_new_with_free_func (g_free);
+  p->disc = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  gboolean pending = FALSE;
+  for (int i = 0; lines[i]; i++) {
+    if (g_str_has_prefix (lines[i], "#EXT-X-MEDIA-SEQUENCE:"))
+      p->msn = g_ascii_strtoull (lines[i] + 22, NULL, 10);
+    else if (g_str_has_prefix (lines[i], "#EXT-X-DISCONTINUITY-SEQUENCE:"))
+      p->dsn = g_ascii_strtoull (lines[i] + 30, NULL, 10);
+    else if (g_str_equal (lines[i], "#EXT-X-DISCONTINUITY"))
+      pending = TRUE;
+    else if (lines[i][0] == '/') {
+      g_ptr_array_add (p->uris, g_strdup (lines[i]));
+      g_array_append_val (p->disc, pending);
+      pending = FALSE;
+    }
+  }
+}
+
+static void
+parsed_clear (Parsed *p)
+{
+  g_ptr_array_unref (p->uris);
+  g_array_unref (p->disc);
+}
+
+/* Walking 2 s at a time across all the boundaries, every playlist continues
+ * the previous one: the same segments under the same numbers, each keeping
+ * its discontinuity sequence number. */
+static void
+test_playlists_continue_across_boundaries (void)
+{
+  Parsed prev = { 0 };
+  for (int s = -20; s <= 44; s += 2) {
+    g_autofree char *text = playlist_at (AT (s), "360p");
+    Parsed cur = { 0 };
+    parse (text, &cur);
+    g_assert_cmpuint (cur.uris->len, ==, 6);
+    g_assert_cmpuint (cur.msn, ==, AT (s) / (2 * G_USEC_PER_SEC) - 5);
+    if (prev.uris != NULL) {
+      g_assert_cmpuint (cur.msn, ==, prev.msn + 1);
+      guint64 prev_dn = prev.dsn, cur_dn = cur.dsn;
+      for (guint i = 0; i < cur.uris->len - 1; i++) {
+        g_assert_cmpstr (cur.uris->pdata[i], ==, prev.uris->pdata[i + 1]);
+        prev_dn += g_array_index (prev.disc, gboolean, i + 1);
+        cur_dn += g_array_index (cur.disc, gboolean, i);
+        if (i == 0)
+          prev_dn += g_array_index (prev.disc, gboolean, 0);
+        g_assert_cmpuint (prev_dn, ==, cur_dn);
+      }
+      parsed_clear (&prev);
+    }
+    prev = cur;
+  }
+  parsed_clear (&prev);
+}
+
+/* ffmpeg plays the window lesson → slate → lesson without an error. */
+static void
+test_ffmpeg_plays_boundaries (void)
+{
+  if (!kt_test_have_ffmpeg ()) {
+    g_test_skip ("ffmpeg is not installed");
+    return;
+  }
+  /* At 09:00:13 the window is A1 A2 slate slate B0 B1. */
+  kt_clock_set_fake (AT (13));
+  kt_test_ffmpeg_reads (app, "/live/7/720p/index.m3u8", 11);
+  kt_test_ffmpeg_reads (app, "/live/7/audio/index.m3u8", 11);
+}
+
+static void
+start_app (void)
+{
+  g_autofree char *schedules = g_build_filename (data_dir, "schedules", NULL);
+  g_autofree char *setting = g_strconcat ("server.schedules_dir=", schedules, NULL);
+  const char *settings[] = { setting, NULL };
+  app = kt_test_app_start (data_dir, FALSE, settings);
+}
+
+/* Stopped and started again in the middle of a lesson, the server airs
+ * exactly what it aired: same segments, same numbers. */
+static void
+test_restart_mid_lesson (void)
+{
+  g_autofree char *before = playlist_at (AT (3), "720p");
+  kt_app_free (app);
+  start_app ();
+  wait_idle ();
+  g_autofree char *after = playlist_at (AT (3), "720p");
+  g_assert_cmpstr (before, ==, after);
+}
+
+static void
+test_guide_and_feed (void)
+{
+  kt_clock_set_fake (AT (3));
+  g_autoptr (KtTestResponse) r =
+      kt_test_get (app, "/api/channels/7/guide?from=2026-12-01&to=2026-12-02");
+  g_assert_cmpuint (r->status, ==, 200);
+  g_autofree char *text = kt_test_body_text (r);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  JsonArray *lessons = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "lessons");
+  g_assert_cmpuint (json_array_get_length (lessons), ==, 3);
+  const char *states[] = { "on-air", "upcoming", "upcoming" };
+  const char *titles[] = { "书法", "国画", "太极" };
+  for (guint i = 0; i < 3; i++) {
+    JsonObject *o = json_array_get_object_element (lessons, i);
+    g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, states[i]);
+    JsonObject *l = json_object_get_object_member (o, "lesson");
+    g_assert_cmpstr (json_object_get_string_member (l, "title"), ==, titles[i]);
+    g_assert_cmpstr (json_object_get_string_member (l, "teacher"), ==, "王老师");
+  }
+  g_autoptr (KtTestResponse) bad = kt_test_get (app, "/api/channels/7/guide?from=yesterday");
+  g_assert_cmpuint (bad->status, ==, 400);
+
+  g_autoptr (KtTestResponse) feed = kt_test_get (app, "/schedule/7.ics");
+  g_assert_cmpuint (feed->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (feed->headers, NULL), ==, "text/calendar");
+  g_autofree char *ics = kt_test_body_text (feed);
+  g_assert_nonnull (strstr (ics, "SUMMARY:书法"));
+  g_assert_nonnull (strstr (ics, "DTSTART:20261201T010000Z")); /* 09:00 Shanghai */
+  g_assert_nonnull (strstr (ics, "LOCATION:测试频道"));
+  g_autoptr (KtTestResponse) all = kt_test_get (app, "/schedule/all.ics");
+  g_assert_cmpuint (all->status, ==, 200);
+}
+
+static void
+write_schedule (const char *text)
+{
+  /* As editors do: write a temporary file, then rename it over. */
+  g_assert_true (g_file_set_contents (schedule_path, text, -1, NULL));
+}
+
+static gboolean
+guide_has (const char *title)
+{
+  g_autoptr (KtTestResponse) r =
+      kt_test_get (app, "/api/channels/7/guide?from=2026-12-01&to=2026-12-02");
+  g_autofree char *text = kt_test_body_text (r);
+  g_autofree char *needle = g_strdup_printf ("\"title\":\"%s\"", title);
+  return strstr (text, needle) != NULL;
+}
+
+/* Edit the file while lesson A airs: the watcher applies it within seconds;
+ * what airs now is untouched; the future shows the edit. Then a broken edit
+ * is reported with its line and the last good version stays in force. */
+static void
+test_reload_while_airing (void)
+{
+  g_autofree char *before = playlist_at (AT (3), "720p");
+  GString *edited = g_string_new (timetable);
+  g_string_replace (edited, "SUMMARY:太极", "SUMMARY:太极拳（改）", 1);
+  g_string_replace (edited, "END:VCALENDAR\n",
+                    EVENT ("d", "时事", "090100", "090200", "item:lesson-a") "END:VCALENDAR\n", 1);
+  write_schedule (edited->str);
+  g_string_free (edited, TRUE);
+
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!guide_has ("时事") && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (20000);
+  g_assert_true (guide_has ("时事"));
+  g_assert_true (guide_has ("太极拳（改）"));
+  g_autofree char *after = playlist_at (AT (3), "720p");
+  g_assert_cmpstr (before, ==, after);
+
+  /* A broken edit: an event with its end before its start on line 14. */
+  write_schedule ("BEGIN:VCALENDAR\nVERSION:2.0\nX-KETANG-CHANNEL:7\n"
+                  EVENT ("x", "坏", "100000", "090000", "item:lesson-a") "END:VCALENDAR\n");
+  g_test_expect_message ("kt-timetable", G_LOG_LEVEL_WARNING, "*ends before it starts*");
+  kt_app_reload_schedules (app);
+  g_test_assert_expected_messages ();
+  g_assert_true (guide_has ("时事")); /* still the last good version */
+  g_autoptr (KtTestResponse) r = kt_test_get (app, "/api/schedules");
+  g_autofree char *status = kt_test_body_text (r);
+  g_autofree char *where = g_strdup_printf ("%s:9: “坏” ends before it starts", schedule_path);
+  if (strstr (status, where) == NULL)
+    g_error ("status lacks “%s”: %s", where, status);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  data_dir = kt_test_mkdtemp ();
+  g_autofree char *schedules = g_build_filename (data_dir, "schedules", NULL);
+  g_mkdir_with_parents (schedules, 0755);
+  schedule_path = g_build_filename (schedules, "7.ics", NULL);
+  write_schedule (timetable);
+  kt_clock_set_fake (AT (-30));
+  start_app ();
+  make_item ("lesson-a", "书法");
+  wait_idle ();
+  make_item ("lesson-b", "国画");
+  wait_idle ();
+
+  g_test_add_func ("/airing/what-airs-when", test_what_airs_when);
+  g_test_add_func ("/airing/playlists-continue-across-boundaries",
+                   test_playlists_continue_across_boundaries);
+  g_test_add_func ("/airing/ffmpeg-plays-boundaries", test_ffmpeg_plays_boundaries);
+  g_test_add_func ("/airing/restart-mid-lesson", test_restart_mid_lesson);
+  g_test_add_func ("/airing/guide-and-feed", test_guide_and_feed);
+  g_test_add_func ("/airing/reload-while-airing", test_reload_while_airing);
+  int rc = g_test_run ();
+  kt_app_free (app);
+  kt_test_rmtree (data_dir);
+  return rc;
+}
