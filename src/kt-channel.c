@@ -38,8 +38,11 @@
 #include "kt-channel.h"
 
 #define INFINITE_SLOT G_MAXINT64
-#define LOOKAHEAD_US (G_GINT64_CONSTANT (6) * 3600 * G_USEC_PER_SEC)
+/* Slates are looked up for the runs around now: back over a live window,
+ * and ahead over the next few cards (each card is made once, in a second or
+ * two, and refresh runs every few seconds). */
 #define LOOKBEHIND_SLOTS 64
+#define SLATES_AHEAD 2
 
 typedef enum {
   MODE_OFF_AIR,
@@ -357,14 +360,17 @@ kt_channel_refresh (KtChannel *channel, gint64 now_us)
 {
   if (channel->mode != MODE_TIMETABLE)
     return;
-  gint64 from = MAX (0, slot_of (now_us) - LOOKBEHIND_SLOTS);
-  gint64 to = slot_of (now_us + LOOKAHEAD_US);
+  gint64 now = slot_of (now_us);
+  gint64 from = MAX (0, now - LOOKBEHIND_SLOTS);
   gboolean changed = FALSE;
+  guint ahead = 0;
   for (guint i = run_index (channel, from); i < channel->runs->len; i++) {
     KtRun *run = &g_array_index (channel->runs, KtRun, i);
-    if (run->start > to)
+    if (run->kind == RUN_ITEM)
+      continue;
+    if (run->start > now && ++ahead > SLATES_AHEAD)
       break;
-    if (run->kind == RUN_ITEM || run->item_id != NULL)
+    if (run->item_id != NULL)
       continue;
     run->item_id = slate_for_run (channel, run);
     changed |= run->item_id != NULL;

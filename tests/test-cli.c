@@ -138,9 +138,58 @@ test_sigterm_stops_cleanly (void)
   kt_test_rmtree (dir);
 }
 
+/* `ketang schedule check`: good files pass, each mistake is printed as
+ * FILE:LINE: and the exit status says so; sources are checked against a
+ * library when there is one. */
+static void
+test_schedule_check (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  g_autofree char *good = g_build_filename (dir, "good.ics", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.ics", NULL);
+  g_file_set_contents (good,
+                       "BEGIN:VCALENDAR\nVERSION:2.0\nX-KETANG-CHANNEL:5\nBEGIN:VEVENT\nUID:a\n"
+                       "SUMMARY:书法\nDTSTART:20261201T090000\nDURATION:PT1H\n"
+                       "RRULE:FREQ=WEEKLY;COUNT=3\nX-KETANG-SOURCE:item:x\nEND:VEVENT\n"
+                       "END:VCALENDAR\n", -1, NULL);
+  g_file_set_contents (bad,
+                       "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:a\nSUMMARY:书法\n"
+                       "DTSTART:20261201T090000\nDTEND:20261201T080000\nX-KETANG-SOURCE:item:x\n"
+                       "END:VEVENT\nEND:VCALENDAR\n", -1, NULL);
+  g_autofree char *empty_data = g_build_filename (dir, "nodata", NULL);
+  RunResult r;
+  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "ok, channel 5"));
+  run_clear (&r);
+
+  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, bad, NULL });
+  g_assert_cmpint (r.status, ==, EX_DATAERR);
+  g_autofree char *where = g_strdup_printf ("%s:7: “书法” ends before it starts", bad);
+  g_assert_nonnull (strstr (r.out, where));
+  run_clear (&r);
+
+  /* With a library that lacks item x, the good file's source is unknown. */
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  {
+    g_autoptr (KtApp) app = kt_test_app_start (data, FALSE, NULL);
+  }
+  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", data, good, NULL });
+  g_assert_cmpint (r.status, ==, EX_DATAERR);
+  g_autofree char *unknown = g_strdup_printf ("%s:10: unknown source “item:x”", good);
+  g_assert_nonnull (strstr (r.out, unknown));
+  run_clear (&r);
+
+  run (&r, (const char *[]){ ketang, "schedule", "lint", good, NULL });
+  g_assert_cmpint (r.status, ==, EX_USAGE);
+  run_clear (&r);
+  kt_test_rmtree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
+  gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   ketang = g_getenv ("KETANG_BIN");
   g_assert_nonnull (ketang);
@@ -149,5 +198,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/bad-config-names-file-and-line", test_bad_config_names_file_and_line);
   g_test_add_func ("/cli/print-config", test_print_config);
   g_test_add_func ("/cli/sigterm-stops-cleanly", test_sigterm_stops_cleanly);
+  g_test_add_func ("/cli/schedule-check", test_schedule_check);
   return g_test_run ();
 }

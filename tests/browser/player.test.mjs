@@ -250,6 +250,19 @@ async function waitFor(page, predicate, timeoutMs, what) {
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last player state:\n${JSON.stringify(snap, null, 2)}`);
 }
 
+// A DOM click: no actionability waits, so it stays quick on a loaded machine.
+async function clickDom(page, selector) {
+  const found = await page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    if (!el) {
+      return false;
+    }
+    el.click();
+    return true;
+  }, selector);
+  assert(found, `no element ${selector}`);
+}
+
 // Waits for the player to be playing, then for currentTime to advance.
 async function waitForAdvance(page, seconds, label) {
   const start = await waitFor(page, (s) => s.state === 'playing' && !s.paused, PLAYING_TIMEOUT_MS,
@@ -415,13 +428,13 @@ async function main() {
   // 7
   await step(async () => {
     const file = path.join(shotDir, 'player-desktop.png');
-    await page.screenshot({ path: file });
+    await page.screenshot({ path: file, timeout: 60_000 });
     diag(`screenshot: ${file}`);
   });
 
   // 8
   await step(async () => {
-    await page.click('#audio-only');
+    await clickDom(page, '#audio-only');
     const pressed = await page.getAttribute('#audio-only', 'aria-pressed');
     assert(pressed === 'true', `#audio-only aria-pressed is ${pressed}`);
     const { t0, snap } = await waitForAdvance(page, 3, 'audio-only');
@@ -430,15 +443,15 @@ async function main() {
     assert(snap.source && !/\/live\/1\/index\.m3u8$/.test(snap.source),
       `still playing the master playlist (${snap.source}); no audio-only variant found`);
     assert(snap.videoWidth === 0, `audio-only stream still has video (${snap.videoWidth}px wide)`);
-    await page.screenshot({ path: path.join(shotDir, 'player-audio-only.png') });
+    await page.screenshot({ path: path.join(shotDir, 'player-audio-only.png'), timeout: 60_000 });
     // Back to video for the remaining checks.
-    await page.click('#audio-only');
+    await clickDom(page, '#audio-only');
     await waitForAdvance(page, 1, 'back to video');
   });
 
   // 9
   await step(async () => {
-    await page.click('#lang-toggle');
+    await clickDom(page, '#lang-toggle');
     const r = await page.evaluate(() => ({
       lang: document.documentElement.lang,
       fullscreen: document.getElementById('fullscreen').textContent,
@@ -449,7 +462,7 @@ async function main() {
     assert(r.fullscreen === 'Full screen', `full-screen button says "${r.fullscreen}"`);
     assert(r.toggle === '中文', `language toggle says "${r.toggle}"`);
     assert(r.title.indexOf(DEMO_TITLE_PART) >= 0, `now-title changed to "${r.title}"`);
-    await page.click('#lang-toggle');
+    await clickDom(page, '#lang-toggle');
     const back = await page.evaluate(() => document.getElementById('fullscreen').textContent);
     assert(back === '全屏', `full-screen button says "${back}" after switching back`);
   });
@@ -472,7 +485,7 @@ async function main() {
       }, DEMO_TITLE_PART, { timeout: 30_000, polling: 250 });
       await waitFor(phone, (s) => s.state === 'playing', PLAYING_TIMEOUT_MS, 'phone page playing');
       const file = path.join(shotDir, 'player-phone.png');
-      await phone.screenshot({ path: file, fullPage: true });
+      await phone.screenshot({ path: file, fullPage: true, timeout: 60_000 });
       diag(`screenshot: ${file}`);
       const snap = await phone.evaluate(playerSnapshot);
       assert(snap.errors.length === 0, `phone page errors: ${JSON.stringify(snap.errors)}`);
