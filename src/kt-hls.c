@@ -98,9 +98,12 @@ kt_hls_playlist_write (const KtHlsPlaylist *playlist)
     const KtHlsEntry *e = &g_array_index (playlist->entries, KtHlsEntry, i);
     if (e->discontinuity)
       g_string_append (out, "#EXT-X-DISCONTINUITY\n");
-    g_string_append (out, "#EXT-X-PROGRAM-DATE-TIME:");
-    append_date_time (out, e->pdt_us);
-    g_string_append_printf (out, "\n#EXTINF:%.3f,\n%s\n", e->duration_us / 1e6, e->uri);
+    if (e->pdt_us >= 0) {
+      g_string_append (out, "#EXT-X-PROGRAM-DATE-TIME:");
+      append_date_time (out, e->pdt_us);
+      g_string_append_c (out, '\n');
+    }
+    g_string_append_printf (out, "#EXTINF:%.3f,\n%s\n", e->duration_us / 1e6, e->uri);
   }
   if (playlist->ended)
     g_string_append (out, "#EXT-X-ENDLIST\n");

@@ -25,7 +25,7 @@ const KtRendition *kt_rendition_find (const char *name);
 typedef struct {
   char *uri;
   gint64 duration_us;
-  gint64 pdt_us;          /* program date-time, µs since the Unix epoch */
+  gint64 pdt_us;          /* program date-time, µs since the Unix epoch; -1: none */
   gboolean discontinuity; /* an item boundary precedes this segment */
 } KtHlsEntry;
 

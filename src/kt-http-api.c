@@ -4,6 +4,7 @@
  *   GET /api/channels/<id>                one channel
  *   GET /api/channels/<id>/guide?from=&to=  its lessons in a range (default: today)
  *   GET /api/schedules                    each timetable file: in force, or its problems
+ *   GET /api/items/<id>                   a ready lesson's title, teacher, length (for replay)
  *   GET /healthz                          liveness for monitors and load balancers
  *
  * Times are ISO 8601 in the server's time zone ([server] timezone), the way
@@ -178,12 +179,42 @@ handle_schedules (KtApp *app, SoupServerMessage *msg)
   kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
+static void
+handle_item (KtApp *app, SoupServerMessage *msg, const char *id)
+{
+  g_autoptr (KtItem) item = kt_library_get (kt_app_library (app), id);
+  if (item == NULL || item->state != KT_ITEM_READY || g_str_equal (item->kind, "slate")) {
+    kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such lesson");
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, item->id);
+  json_builder_set_member_name (b, "title");
+  json_builder_add_string_value (b, item->title);
+  json_builder_set_member_name (b, "teacher");
+  json_builder_add_string_value (b, item->teacher);
+  json_builder_set_member_name (b, "duration_s");
+  json_builder_add_double_value (b, item->duration_us / 1e6);
+  g_autofree char *playlist = g_strdup_printf ("/watch/%s/index.m3u8", item->id);
+  json_builder_set_member_name (b, "playlist");
+  json_builder_add_string_value (b, playlist);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
 void
 kt_http_api_handle (KtApp *app, KtRequest *request)
 {
   SoupServerMessage *msg = request->msg;
   gint64 now_us = kt_clock_now_us ();
 
+  if (request->n_parts == 2 && g_str_equal (request->parts[0], "items")) {
+    handle_item (app, msg, request->parts[1]);
+    return;
+  }
   if (request->n_parts == 1 && g_str_equal (request->parts[0], "schedules")) {
     handle_schedules (app, msg);
     return;

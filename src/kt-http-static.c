@@ -46,9 +46,8 @@ content_type_for (const char *path)
   return "application/octet-stream";
 }
 
-/* Serve @root/@parts… if it really lies inside @root. */
-static void
-serve_file (SoupServerMessage *msg, const char *root, const char *const *parts,
+void
+kt_http_serve_file (SoupServerMessage *msg, const char *root, const char *const *parts,
             const char *cache_control)
 {
   g_autofree char *real_root = realpath (root, NULL);
@@ -106,7 +105,7 @@ void
 kt_http_static_handle (KtApp *app, KtRequest *request)
 {
   const char *root = kt_config_get_string (kt_app_config (app), "server", "web_dir");
-  serve_file (request->msg, root, request->parts, "no-cache");
+  kt_http_serve_file (request->msg, root, request->parts, "no-cache");
 }
 
 /* /vendor/<file>: the browser packages npm installed, by an explicit list so
@@ -126,7 +125,7 @@ kt_http_vendor_handle (KtApp *app, KtRequest *request)
     if (!g_str_equal (request->parts[0], vendor_files[i].name))
       continue;
     g_auto (GStrv) parts = g_strsplit (vendor_files[i].path, "/", -1);
-    serve_file (request->msg, root, (const char *const *) parts, "public, max-age=86400");
+    kt_http_serve_file (request->msg, root, (const char *const *) parts, "public, max-age=86400");
     return;
   }
   kt_http_error (request->msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such file");

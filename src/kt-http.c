@@ -40,6 +40,7 @@ static const KtRoute kt_routes[] = {
   { "/media/", "GET HEAD", kt_http_media_handle },
   { "/api/", "GET HEAD", kt_http_api_handle },
   { "/schedule/", "GET HEAD", kt_http_schedule_handle },
+  { "/watch/", "GET HEAD", kt_http_watch_handle },
   { "/vendor/", "GET HEAD", kt_http_vendor_handle },
   { "/", "GET HEAD", kt_http_static_handle },
 };

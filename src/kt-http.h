@@ -43,6 +43,12 @@ void kt_http_media_handle (KtApp *app, KtRequest *request);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);
+void kt_http_watch_handle (KtApp *app, KtRequest *request);
+
+/* Serve @root/@parts… (NULL-terminated, checked segments) if its real path
+ * lies inside @root; 404 otherwise. */
+void kt_http_serve_file (SoupServerMessage *msg, const char *root, const char *const *parts,
+                         const char *cache_control);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,

@@ -175,6 +175,33 @@ test_ffmpeg_plays_every_rendition (void)
   }
 }
 
+/* Replay: the item as a VOD playlist of every segment, playable from start
+ * to end by ffmpeg, and its metadata for the replay page. */
+static void
+test_replay_playlist (void)
+{
+  const char *item = kt_app_demo_item_id (app);
+  g_autofree char *path = g_strdup_printf ("/watch/%s/360p/index.m3u8", item);
+  g_autofree char *text = get_text (path, 200);
+  g_assert_nonnull (strstr (text, "#EXT-X-PLAYLIST-TYPE:VOD\n"));
+  g_assert_true (g_str_has_suffix (text, "#EXT-X-ENDLIST\n"));
+  g_autoptr (GPtrArray) uris = playlist_uris (text);
+  g_assert_cmpuint (uris->len, ==, DEMO_SEGMENTS);
+  g_autofree char *last = g_strdup_printf ("/media/%s/360p/%u.ts", item, DEMO_SEGMENTS - 1);
+  g_assert_cmpstr (uris->pdata[DEMO_SEGMENTS - 1], ==, last);
+
+  g_autofree char *api = g_strdup_printf ("/api/items/%s", item);
+  g_autofree char *json = get_text (api, 200);
+  g_assert_nonnull (strstr (json, "\"title\":\"示范课：太极拳入门\""));
+  g_assert_nonnull (strstr (json, "\"duration_s\":6"));
+  g_autofree char *missing = get_text ("/watch/no-such-item/index.m3u8", 404);
+
+  if (kt_test_have_ffmpeg ()) {
+    g_autofree char *master = g_strdup_printf ("/watch/%s/index.m3u8", item);
+    kt_test_ffmpeg_reads (app, master, DEMO_SEGMENTS * 2);
+  }
+}
+
 /* A restart finds the item made and airs it at once, the same bytes at the
  * same instant: no render, no pipeline. */
 static void
@@ -214,6 +241,7 @@ main (int argc, char **argv)
   g_test_add_func ("/demo/segments-decode-and-align", test_segments_decode_and_align);
   g_test_add_func ("/demo/live-window-moves-with-clock", test_live_window_moves_with_clock);
   g_test_add_func ("/demo/ffmpeg-plays-every-rendition", test_ffmpeg_plays_every_rendition);
+  g_test_add_func ("/demo/replay-playlist", test_replay_playlist);
   g_test_add_func ("/demo/restart-airs-the-same", test_restart_airs_the_same);
   int rc = g_test_run ();
   kt_app_free (app);
