@@ -16,16 +16,6 @@
 #include "kt-clock.h"
 
 static void
-add_time (JsonBuilder *b, const char *name, gint64 us, GTimeZone *tz)
-{
-  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
-  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
-  g_autofree char *text = g_date_time_format (local, "%Y-%m-%dT%H:%M:%S%:z");
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, text);
-}
-
-static void
 add_airing (JsonBuilder *b, const char *name, const KtAiring *airing, gboolean with_offset,
             GTimeZone *tz)
 {
@@ -43,8 +33,8 @@ add_airing (JsonBuilder *b, const char *name, const KtAiring *airing, gboolean w
   json_builder_add_string_value (b, airing->description);
   json_builder_set_member_name (b, "source");
   json_builder_add_string_value (b, airing->source);
-  add_time (b, "start", airing->start_us, tz);
-  add_time (b, "end", airing->end_us, tz);
+  kt_http_add_time (b, "start", airing->start_us, tz);
+  kt_http_add_time (b, "end", airing->end_us, tz);
   if (with_offset) {
     json_builder_set_member_name (b, "offset_s");
     json_builder_add_double_value (b, airing->offset_us / 1e6);
@@ -131,8 +121,8 @@ handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now
   json_builder_add_string_value (b, kt_channel_id (channel));
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, kt_channel_name (channel));
-  add_time (b, "from", from, tz);
-  add_time (b, "to", to, tz);
+  kt_http_add_time (b, "from", from, tz);
+  kt_http_add_time (b, "to", to, tz);
   json_builder_set_member_name (b, "lessons");
   json_builder_begin_array (b);
   for (guint i = 0; i < lessons->len; i++) {

@@ -115,6 +115,13 @@ on_fetched (GObject *source, GAsyncResult *result, gpointer data)
 KtTestResponse *
 kt_test_request (KtApp *app, const char *method, const char *path, const char *const *headers)
 {
+  return kt_test_request_body (app, method, path, headers, NULL, NULL);
+}
+
+KtTestResponse *
+kt_test_request_body (KtApp *app, const char *method, const char *path,
+                      const char *const *headers, const char *content_type, const char *body)
+{
   static SoupSession *session = NULL;
   if (session == NULL)
     session = soup_session_new_with_options ("timeout", 30, NULL);
@@ -127,6 +134,10 @@ kt_test_request (KtApp *app, const char *method, const char *path, const char *c
   for (int i = 0; headers && headers[i] && headers[i + 1]; i += 2)
     soup_message_headers_replace (soup_message_get_request_headers (msg), headers[i],
                                   headers[i + 1]);
+  if (body != NULL) {
+    g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, content_type, bytes);
+  }
 
   FetchState state = { 0 };
   soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, on_fetched, &state);

@@ -34,6 +34,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtTestResponse, kt_test_response_free)
 KtTestResponse *kt_test_get (KtApp *app, const char *path);
 KtTestResponse *kt_test_request (KtApp *app, const char *method, const char *path,
                                  const char *const *headers /* name, value, …, NULL */);
+/* The same with a request body of @content_type. */
+KtTestResponse *kt_test_request_body (KtApp *app, const char *method, const char *path,
+                                      const char *const *headers, const char *content_type,
+                                      const char *body);
 /* Send @request_line verbatim (e.g. "GET /../x HTTP/1.1") and return the
  * status code of the answer. */
 guint kt_test_raw_status (KtApp *app, const char *request_line);
