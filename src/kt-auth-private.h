@@ -12,6 +12,8 @@ struct _KtAuth {
   gint64 session_us;
   guint max_failures;
   guint hashing;       /* hashes running in worker threads */
+  guint max_hashing;   /* how many may run at once */
+  GQueue waiting;      /* GTask*: jobs waiting for a free hashing slot */
   GCancellable *alive; /* cancelled by kt_auth_free; jobs hold a ref */
 };
 

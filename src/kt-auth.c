@@ -10,8 +10,10 @@
  * That cost is the point, and it is also why the HTTP server never hashes on
  * the main loop: the _async calls run the hash in a GTask worker thread that
  * touches nothing but its own copies, and the bookkeeping before and after
- * (throttle, database) stays on the main thread. At most MAX_HASHING hashes
- * run at once (each takes 64 MiB); beyond that a request is told to retry.
+ * (throttle, database) stays on the main thread. Hashes run one per two
+ * processors at once (each takes 64 MiB, and the main thread keeps a core
+ * to serve video); up to MAX_WAITING more wait their turn, and beyond that a
+ * request is told to retry in a second.
  * A login for a name that does not exist verifies against a dummy hash, so
  * it takes as long as a wrong password and says the same thing.
  *
@@ -43,7 +45,7 @@
 
 G_DEFINE_QUARK (kt - auth - error - quark, kt_auth_error)
 
-#define MAX_HASHING 4
+#define MAX_WAITING 16
 #define NAME_MAX_BYTES 64
 #define DISPLAY_MAX_CHARS 100
 #define PASSWORD_MIN_CHARS 8
@@ -456,6 +458,8 @@ job_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
   g_task_return_boolean (task, TRUE);
 }
 
+static void start_hashing (KtAuth *auth, GTask *outer);
+
 static void
 on_job_hashed (GObject *unused, GAsyncResult *result, gpointer data)
 {
@@ -468,12 +472,23 @@ on_job_hashed (GObject *unused, GAsyncResult *result, gpointer data)
   }
   KtAuth *auth = job->auth;
   auth->hashing--;
+  if (!g_queue_is_empty (&auth->waiting))
+    start_hashing (auth, g_queue_pop_head (&auth->waiting));
   GError *error = NULL;
   gpointer value = job->complete (auth, job, &error);
   if (value == NULL)
     g_task_return_error (outer, error);
   else
     g_task_return_pointer (outer, value, job->free_result);
+}
+
+static void
+start_hashing (KtAuth *auth, GTask *outer /* taken */)
+{
+  auth->hashing++;
+  g_autoptr (GTask) inner = g_task_new (NULL, NULL, on_job_hashed, outer);
+  g_task_set_task_data (inner, g_task_get_task_data (outer), NULL);
+  g_task_run_in_thread (inner, job_thread);
 }
 
 /* Run @job (taken; NULL when its preparation failed with @error) with its
@@ -487,16 +502,20 @@ run_async (KtAuth *auth, AuthJob *job, GError *error, GCancellable *cancellable,
     g_task_return_error (outer, error);
     return;
   }
-  g_task_set_task_data (outer, job, (GDestroyNotify)auth_job_free);
-  if (auth->hashing >= MAX_HASHING) {
+  g_task_set_task_data (outer, job, (GDestroyNotify) auth_job_free);
+  if (auth->hashing < auth->max_hashing)
+    start_hashing (auth, g_steal_pointer (&outer));
+  else if (g_queue_get_length (&auth->waiting) < MAX_WAITING)
+    g_queue_push_tail (&auth->waiting, g_steal_pointer (&outer));
+  else
     g_task_return_new_error (outer, KT_AUTH_ERROR, KT_AUTH_ERROR_BUSY,
                              "the server is busy checking passwords; try again");
-    return;
-  }
-  auth->hashing++;
-  g_autoptr (GTask) inner = g_task_new (NULL, NULL, on_job_hashed, g_steal_pointer (&outer));
-  g_task_set_task_data (inner, job, NULL);
-  g_task_run_in_thread (inner, job_thread);
+}
+
+guint
+kt_auth_hash_capacity (KtAuth *auth)
+{
+  return auth->max_hashing + MAX_WAITING;
 }
 
 /* Adding an account. */
@@ -667,6 +686,8 @@ kt_auth_new (KtStore *store, gint64 session_us, guint max_failures)
   auth->session_us = session_us;
   auth->max_failures = max_failures;
   auth->alive = g_cancellable_new ();
+  auth->max_hashing = MAX (1, g_get_num_processors () / 2);
+  g_queue_init (&auth->waiting);
   return auth;
 }
 
@@ -677,5 +698,10 @@ kt_auth_free (KtAuth *auth)
     return;
   g_cancellable_cancel (auth->alive);
   g_clear_object (&auth->alive);
+  GTask *waiting;
+  while ((waiting = g_queue_pop_head (&auth->waiting)) != NULL) {
+    g_task_return_new_error (waiting, G_IO_ERROR, G_IO_ERROR_CANCELLED, "shutting down");
+    g_object_unref (waiting);
+  }
   g_free (auth);
 }

@@ -103,6 +103,9 @@ void kt_auth_login_async (KtAuth *auth, const char *name, const char *password, 
                           GCancellable *cancellable, GAsyncReadyCallback callback,
                           gpointer user_data);
 KtSession *kt_auth_login_finish (KtAuth *auth, GAsyncResult *result, GError **error);
+/* How many _async hashes may be running or waiting; one more is refused
+ * with KT_AUTH_ERROR_BUSY. */
+guint kt_auth_hash_capacity (KtAuth *auth);
 /* Seconds until @name may try again (0 when it may now). */
 guint kt_auth_retry_after_s (KtAuth *auth, const char *name);
 

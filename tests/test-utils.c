@@ -337,6 +337,28 @@ kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio)
   }
 }
 
+void
+kt_test_run (KtTestRun *r, const char *const *argv, const char *input)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (argv,
+                                                 G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                     G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                 &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, input ? input : "", NULL, &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  r->status = g_subprocess_get_exit_status (p);
+}
+
+void
+kt_test_run_clear (KtTestRun *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
 gboolean
 kt_test_have_ffmpeg (void)
 {

@@ -64,6 +64,18 @@ void kt_test_decoded_clear (KtTestDecoded *decoded);
  * stream's own clock. */
 void kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio);
 
+/* A command run to completion: exit status and what it printed. */
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} KtTestRun;
+
+/* Run @argv with @input (NULL: nothing) on its standard input. */
+void kt_test_run (KtTestRun *r, const char *const *argv, const char *input);
+void kt_test_run_clear (KtTestRun *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestRun, kt_test_run_clear)
+
 gboolean kt_test_have_ffmpeg (void);
 /* ffmpeg reads @seconds of the live playlist at @path from its oldest
  * segment, decoding everything; asserts it exits 0 and says nothing. The
