@@ -205,6 +205,10 @@ test_anonymous_and_wrong_role (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (health->status, ==, 200);
   g_autoptr (KtTestResponse) channels = get (f, "/api/channels", NULL);
   g_assert_cmpuint (channels->status, ==, 200);
+  g_autoptr (KtTestResponse) page = get (f, "/login.html", NULL); /* the repository's web/ */
+  g_assert_cmpuint (page->status, ==, 200);
+  g_autofree char *html = kt_test_body_text (page);
+  g_assert_nonnull (strstr (html, "login.js"));
 }
 
 static void
