@@ -13,7 +13,7 @@ cd "$root"
 # ffmpeg, which the tests use as an independent HLS client.
 packages=(
   build-essential meson ninja-build pkg-config
-  libglib2.0-dev libsoup-3.0-dev libsqlite3-dev libjson-glib-dev libical-dev tzdata
+  libglib2.0-dev libsoup-3.0-dev libsqlite3-dev libjson-glib-dev libical-dev libsodium-dev tzdata
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x

@@ -2,9 +2,10 @@
  *
  * Owns every long-lived part and the order they start and stop in:
  *
- *   start: data dir → store (migrations) → library (cleans abandoned jobs)
- *          → channels → HTTP listening → programmes (demo render if needed)
- *   stop:  jobs (pipelines to NULL) → HTTP → (free) channels, library, store
+ *   start: data dir → store (migrations) → auth → library (cleans abandoned
+ *          jobs) → channels → HTTP listening → programmes (demo render if needed)
+ *   stop:  jobs (pipelines to NULL) → HTTP (cancels logins being checked)
+ *          → (free) channels, library, auth, store
  *
  * The demo lesson (--demo) is an ordinary library item made by the
  * demo-lesson pipeline. Its id is derived from what shapes it (title,
@@ -16,6 +17,7 @@
 #define G_LOG_DOMAIN "kt-app"
 
 #include "kt-app.h"
+#include "kt-auth.h"
 #include "kt-clock.h"
 #include "kt-http.h"
 #include "kt-slates.h"
@@ -30,6 +32,7 @@ struct _KtApp {
   gboolean demo;
   char *demo_item_id;
   KtStore *store;
+  KtAuth *auth;
   KtLibrary *library;
   KtSegmentStore *segments;
   GPtrArray *channels; /* KtChannel*, owned */
@@ -82,6 +85,10 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->store = kt_store_open (db_path, error);
   if (app->store == NULL)
     return NULL;
+  app->auth = kt_auth_new (app->store,
+                           kt_config_get_int (config, "auth", "session_hours") * 3600 *
+                               KT_USEC_PER_SEC,
+                           (guint) kt_config_get_int (config, "auth", "login_max_failures"));
   app->library = kt_library_new (app->store, data_dir,
                                  kt_config_get_string (config, "server", "pipelines_dir"), error);
   if (app->library == NULL)
@@ -214,8 +221,8 @@ on_slate_ready (KtSlates *slates, gpointer user_data)
   refresh_channels (user_data);
 }
 
-/* The one periodic task: fill upcoming gaps with slates, and keep the
- * timetable expanded well ahead of now. */
+/* The one periodic task: fill upcoming gaps with slates, keep the
+ * timetable expanded well ahead of now, and forget expired sessions. */
 static gboolean
 on_housekeeping (gpointer user_data)
 {
@@ -226,6 +233,7 @@ on_housekeeping (gpointer user_data)
     kt_timetable_set_horizon (app->timetable, app->horizon_us);
   }
   refresh_channels (app);
+  kt_auth_purge (app->auth);
   return G_SOURCE_CONTINUE;
 }
 
@@ -302,6 +310,7 @@ kt_app_free (KtApp *app)
   g_clear_pointer (&app->slates, kt_slates_free);
   g_clear_pointer (&app->segments, kt_segment_store_free);
   g_clear_pointer (&app->library, kt_library_free);
+  g_clear_pointer (&app->auth, kt_auth_free);
   g_clear_pointer (&app->store, kt_store_free);
   g_clear_pointer (&app->timezone, g_time_zone_unref);
   g_clear_pointer (&app->config, kt_config_free);
@@ -319,6 +328,12 @@ const KtConfig *
 kt_app_config (KtApp *app)
 {
   return app->config;
+}
+
+KtAuth *
+kt_app_auth (KtApp *app)
+{
+  return app->auth;
 }
 
 KtLibrary *

@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "kt-auth.h"
 #include "kt-channel.h"
 #include "kt-config.h"
 #include "kt-hls.h"
@@ -35,6 +36,7 @@ const char *kt_app_base_uri (KtApp *app);
 
 /* Read by the HTTP routes; borrowed for the app's lifetime. */
 const KtConfig *kt_app_config (KtApp *app);
+KtAuth *kt_app_auth (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);
 KtSegmentStore *kt_app_segments (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */

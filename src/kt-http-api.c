@@ -4,6 +4,7 @@
  *   GET /api/channels/<id>                one channel
  *   GET /api/channels/<id>/guide?from=&to=  its lessons in a range (default: today)
  *   GET /api/schedules                    each timetable file: in force, or its problems
+ *                                         (administrators: it names files on the server)
  *   GET /api/items/<id>                   a ready lesson's title, teacher, length (for replay)
  *   GET /healthz                          liveness for monitors and load balancers
  *
@@ -15,16 +16,6 @@
 #include "kt-http.h"
 #include "kt-build-config.h"
 #include "kt-clock.h"
-
-static void
-add_time (JsonBuilder *b, const char *name, gint64 us, GTimeZone *tz)
-{
-  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
-  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
-  g_autofree char *text = g_date_time_format (local, "%Y-%m-%dT%H:%M:%S%:z");
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, text);
-}
 
 static void
 add_airing (JsonBuilder *b, const char *name, const KtAiring *airing, gboolean with_offset,
@@ -44,8 +35,8 @@ add_airing (JsonBuilder *b, const char *name, const KtAiring *airing, gboolean w
   json_builder_add_string_value (b, airing->description);
   json_builder_set_member_name (b, "source");
   json_builder_add_string_value (b, airing->source);
-  add_time (b, "start", airing->start_us, tz);
-  add_time (b, "end", airing->end_us, tz);
+  kt_http_add_time (b, "start", airing->start_us, tz);
+  kt_http_add_time (b, "end", airing->end_us, tz);
   if (with_offset) {
     json_builder_set_member_name (b, "offset_s");
     json_builder_add_double_value (b, airing->offset_us / 1e6);
@@ -132,8 +123,8 @@ handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now
   json_builder_add_string_value (b, kt_channel_id (channel));
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, kt_channel_name (channel));
-  add_time (b, "from", from, tz);
-  add_time (b, "to", to, tz);
+  kt_http_add_time (b, "from", from, tz);
+  kt_http_add_time (b, "to", to, tz);
   json_builder_set_member_name (b, "lessons");
   json_builder_begin_array (b);
   for (guint i = 0; i < lessons->len; i++) {
@@ -152,9 +143,10 @@ handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now
   kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
-static void
-handle_schedules (KtApp *app, SoupServerMessage *msg)
+void
+kt_http_schedules_handle (KtApp *app, KtRequest *request)
 {
+  SoupServerMessage *msg = request->msg;
   GHashTable *status = kt_app_schedule_status (app);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -213,10 +205,6 @@ kt_http_api_handle (KtApp *app, KtRequest *request)
 
   if (request->n_parts == 2 && g_str_equal (request->parts[0], "items")) {
     handle_item (app, msg, request->parts[1]);
-    return;
-  }
-  if (request->n_parts == 1 && g_str_equal (request->parts[0], "schedules")) {
-    handle_schedules (app, msg);
     return;
   }
   if (request->n_parts == 3 && g_str_equal (request->parts[0], "channels") &&

@@ -1,9 +1,12 @@
 /* kt-http: the HTTP server, its route table and the helpers routes share.
  *
  * One SoupServer handler receives every request and dispatches through
- * kt_routes[] below, the single list of what ketang answers. Keeping the
- * table in one place is what lets a test walk every route (and, later, check
- * each one's access rules) so that nothing is served by accident.
+ * kt_routes[] below, the single list of what ketang answers. Each route
+ * names who may use it ("public", "any" signed-in account, or roles), and
+ * the dispatcher enforces that (kt_http_auth_check, in kt-http-auth.c)
+ * before the handler runs, so a handler never forgets to. Keeping the table
+ * in one place is what lets a test walk every route and check that each
+ * one not marked public refuses a stranger.
  *
  * Before any route sees a path, it is split into segments and each is
  * percent-decoded and checked: an empty segment, "." or "..", or one that
@@ -28,22 +31,38 @@
 #include "kt-library.h"
 #include "kt-store.h"
 
+#define JSON_BODY_MAX (64 * 1024)
+
 struct _KtHttp {
   KtApp *app;
   SoupServer *server;
   char *base_uri;
+  GCancellable *cancellable; /* cancelled at free: answers still being made are dropped */
 };
 
+/* First match wins, so exact paths come before the prefixes that hold them. */
 static const KtRoute kt_routes[] = {
-  { "/healthz", "GET HEAD", kt_http_healthz_handle },
-  { "/live/", "GET HEAD", kt_http_live_handle },
-  { "/media/", "GET HEAD", kt_http_media_handle },
-  { "/api/", "GET HEAD", kt_http_api_handle },
-  { "/schedule/", "GET HEAD", kt_http_schedule_handle },
-  { "/watch/", "GET HEAD", kt_http_watch_handle },
-  { "/vendor/", "GET HEAD", kt_http_vendor_handle },
-  { "/", "GET HEAD", kt_http_static_handle },
+  { "/healthz", "GET HEAD", "public", kt_http_healthz_handle },
+  { "/live/", "GET HEAD", "public", kt_http_live_handle },
+  { "/media/", "GET HEAD", "public", kt_http_media_handle },
+  { "/api/login", "POST", "public", kt_http_login_handle },
+  { "/api/logout", "POST", "any", kt_http_logout_handle },
+  { "/api/me", "GET HEAD", "any", kt_http_me_handle },
+  { "/api/users", "GET HEAD POST", "admin", kt_http_users_handle },
+  { "/api/schedules", "GET HEAD", "admin", kt_http_schedules_handle },
+  { "/api/", "GET HEAD", "public", kt_http_api_handle },
+  { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },
+  { "/watch/", "GET HEAD", "public", kt_http_watch_handle },
+  { "/vendor/", "GET HEAD", "public", kt_http_vendor_handle },
+  { "/", "GET HEAD", "public", kt_http_static_handle },
 };
+
+const KtRoute *
+kt_http_routes (guint *n_routes)
+{
+  *n_routes = G_N_ELEMENTS (kt_routes);
+  return kt_routes;
+}
 
 void
 kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
@@ -114,6 +133,37 @@ kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error)
       case KT_LIBRARY_ERROR_IO:
         break;
     }
+  } else if (error->domain == KT_AUTH_ERROR) {
+    switch ((KtAuthError) error->code) {
+      case KT_AUTH_ERROR_INVALID:
+        status = SOUP_STATUS_BAD_REQUEST, code = "invalid";
+        break;
+      case KT_AUTH_ERROR_EXISTS:
+        status = SOUP_STATUS_CONFLICT, code = "exists";
+        break;
+      case KT_AUTH_ERROR_NOT_FOUND:
+        status = SOUP_STATUS_NOT_FOUND, code = "not-found";
+        break;
+      case KT_AUTH_ERROR_CREDENTIALS:
+        status = SOUP_STATUS_UNAUTHORIZED, code = "credentials";
+        break;
+      case KT_AUTH_ERROR_NO_SESSION:
+        status = SOUP_STATUS_UNAUTHORIZED, code = "unauthenticated";
+        break;
+      case KT_AUTH_ERROR_DISABLED:
+        status = SOUP_STATUS_FORBIDDEN, code = "disabled";
+        break;
+      case KT_AUTH_ERROR_THROTTLED: /* the caller adds Retry-After: it knows the name */
+        status = 429, code = "throttled"; /* libsoup has no name for 429 */
+        break;
+      case KT_AUTH_ERROR_BUSY:
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                      "Retry-After", "1");
+        status = SOUP_STATUS_SERVICE_UNAVAILABLE, code = "busy";
+        break;
+      case KT_AUTH_ERROR_STORE:
+        break;
+    }
   } else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
     status = SOUP_STATUS_NOT_FOUND, code = "not-found";
@@ -121,6 +171,154 @@ kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error)
   if (status >= 500)
     g_warning ("request failed: %s", error->message);
   kt_http_error (msg, status, code, "%s", error->message);
+}
+
+JsonNode *
+kt_http_read_fields (SoupServerMessage *msg, const KtJsonField *fields, guint n_fields,
+                     const char **values)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *type = soup_message_headers_get_content_type (headers, NULL);
+  if (type == NULL || g_ascii_strcasecmp (type, "application/json") != 0) {
+    /* Also what keeps a cross-site HTML form from posting here. */
+    kt_http_error (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "bad-request",
+                   "the body must be JSON (Content-Type: application/json)");
+    return NULL;
+  }
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  if (body->length > JSON_BODY_MAX) {
+    kt_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "bad-request",
+                   "the body is larger than %d bytes", JSON_BODY_MAX);
+    return NULL;
+  }
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) error = NULL;
+  if (len == 0 || !g_utf8_validate (data, len, NULL) ||
+      !json_parser_load_from_data (parser, data, len, &error) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "the body must be a JSON object%s%s",
+                   error ? ": " : "", error ? error->message : "");
+    return NULL;
+  }
+  JsonNode *root = json_parser_steal_root (parser);
+  JsonObject *object = json_node_get_object (root);
+  g_autoptr (GList) members = json_object_get_members (object);
+  for (GList *l = members; l; l = l->next) {
+    guint i = 0;
+    while (i < n_fields && !g_str_equal (fields[i].name, l->data))
+      i++;
+    JsonNode *node = json_object_get_member (object, l->data);
+    if (i == n_fields || !JSON_NODE_HOLDS_VALUE (node) ||
+        json_node_get_value_type (node) != G_TYPE_STRING) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                     i == n_fields ? "unknown field “%s”" : "“%s” must be a string",
+                     (const char *) l->data);
+      json_node_unref (root);
+      return NULL;
+    }
+  }
+  for (guint i = 0; i < n_fields; i++) {
+    values[i] = json_object_get_string_member_with_default (object, fields[i].name, NULL);
+    if (values[i] == NULL && fields[i].required) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "“%s” is missing",
+                     fields[i].name);
+      json_node_unref (root);
+      return NULL;
+    }
+  }
+  return root;
+}
+
+void
+kt_http_add_time (JsonBuilder *b, const char *name, gint64 us, GTimeZone *tz)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
+  g_autofree char *text = g_date_time_format (local, "%Y-%m-%dT%H:%M:%S%:z");
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, text);
+}
+
+void
+kt_http_add_user (JsonBuilder *b, const char *name, const KtUser *user, GTimeZone *tz)
+{
+  if (name != NULL)
+    json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, user->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, user->name);
+  json_builder_set_member_name (b, "display_name");
+  json_builder_add_string_value (b, user->display_name);
+  json_builder_set_member_name (b, "role");
+  json_builder_add_string_value (b, kt_role_to_string (user->role));
+  json_builder_set_member_name (b, "disabled");
+  json_builder_add_boolean_value (b, user->disabled);
+  kt_http_add_time (b, "created", user->created_us, tz);
+  json_builder_end_object (b);
+}
+
+struct _KtHttpLater {
+  KtApp *app;
+  SoupServerMessage *msg;
+  GCancellable *cancellable; /* the server's */
+  char *note;
+  gulong finished_id;
+  gboolean gone; /* the message finished: the client left */
+};
+
+static void
+on_later_finished (SoupServerMessage *msg, gpointer data)
+{
+  ((KtHttpLater *) data)->gone = TRUE;
+}
+
+KtHttpLater *
+kt_http_later_new (KtApp *app, KtRequest *request, const char *note)
+{
+  KtHttpLater *later = g_new0 (KtHttpLater, 1);
+  later->app = app;
+  later->msg = g_object_ref (request->msg);
+  later->cancellable = g_object_ref (request->cancellable);
+  later->note = g_strdup (note);
+  later->finished_id =
+      g_signal_connect (later->msg, "finished", G_CALLBACK (on_later_finished), later);
+  soup_server_message_pause (later->msg);
+  return later;
+}
+
+SoupServerMessage *
+kt_http_later_msg (KtHttpLater *later)
+{
+  return later->gone || g_cancellable_is_cancelled (later->cancellable) ? NULL : later->msg;
+}
+
+KtApp *
+kt_http_later_app (KtHttpLater *later)
+{
+  return later->app;
+}
+
+const char *
+kt_http_later_note (KtHttpLater *later)
+{
+  return later->note;
+}
+
+void
+kt_http_later_finish (KtHttpLater *later)
+{
+  g_signal_handler_disconnect (later->msg, later->finished_id);
+  if (!later->gone)
+    soup_server_message_unpause (later->msg);
+  g_object_unref (later->msg);
+  g_object_unref (later->cancellable);
+  g_free (later->note);
+  g_free (later);
 }
 
 /* Split @path (percent-encoded, starting with '/') into checked, decoded
@@ -189,6 +387,9 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
                      "%s is not allowed here", method);
       return;
     }
+    g_autoptr (KtSession) session = NULL;
+    if (!kt_http_auth_check (http->app, route, msg, &session))
+      return;
     g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
     gboolean trailing_slash = FALSE;
     const char *rest = path + MIN (strlen (path), dir_prefix ? len - 1 : len);
@@ -197,8 +398,14 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
       return;
     }
     g_ptr_array_add (parts, NULL);
-    KtRequest request = { msg, path, (const char *const *) parts->pdata, parts->len - 1,
-                          trailing_slash };
+    KtRequest request = { msg,
+                          path,
+                          (const char *const *) parts->pdata,
+                          parts->len - 1,
+                          trailing_slash,
+                          session ? session->user : NULL,
+                          session,
+                          http->cancellable };
     route->handler (http->app, &request);
     return;
   }
@@ -210,6 +417,7 @@ kt_http_new (KtApp *app)
 {
   KtHttp *http = g_new0 (KtHttp, 1);
   http->app = app;
+  http->cancellable = g_cancellable_new ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
   return http;
@@ -261,6 +469,8 @@ kt_http_free (KtHttp *http)
 {
   if (http == NULL)
     return;
+  g_cancellable_cancel (http->cancellable);
+  g_clear_object (&http->cancellable);
   soup_server_disconnect (http->server);
   g_object_unref (http->server);
   g_free (http->base_uri);

@@ -18,13 +18,18 @@ const char *kt_http_base_uri (KtHttp *http);
 void kt_http_free (KtHttp *http);
 
 /* A request as the routes see it: the path split into decoded segments that
- * were checked (no "", ".", ".." or segment with '/', '\\' or NUL in it). */
+ * were checked (no "", ".", ".." or segment with '/', '\\' or NUL in it).
+ * Everything in it is borrowed for the handler call only; a handler that
+ * answers later (kt_http_later_new) copies what it needs. */
 typedef struct {
   SoupServerMessage *msg;
   const char *path;       /* raw, as sent */
   const char *const *parts; /* decoded segments after the route's prefix */
   guint n_parts;
   gboolean trailing_slash;
+  const KtUser *user;     /* the signed-in account; NULL on public routes */
+  const KtSession *session; /* its session; NULL on public routes */
+  GCancellable *cancellable; /* cancelled when the server stops */
 } KtRequest;
 
 typedef void (*KtRouteHandler) (KtApp *app, KtRequest *request);
@@ -32,8 +37,23 @@ typedef void (*KtRouteHandler) (KtApp *app, KtRequest *request);
 typedef struct {
   const char *prefix; /* "/live/": matches that path and everything below */
   const char *methods; /* "GET HEAD" */
+  /* Who may use the route: "public" (anyone, no session looked up), "any"
+   * (any signed-in account), or role names ("admin", "teacher admin").
+   * The dispatcher answers 401 without a live session, 403 for another
+   * role, and 403 "csrf" for a POST, PUT, PATCH or DELETE without the
+   * session's X-CSRF-Token. Never NULL: a route says who it is for. */
+  const char *roles;
   KtRouteHandler handler;
 } KtRoute;
+
+/* The route table, read-only (for tests that walk it). */
+const KtRoute *kt_http_routes (guint *n_routes);
+
+/* The access check the dispatcher runs before a route's handler: TRUE and
+ * the session (NULL on public routes) when the request may proceed, else
+ * FALSE with the answer (401 or 403) already given. */
+gboolean kt_http_auth_check (KtApp *app, const KtRoute *route, SoupServerMessage *msg,
+                             KtSession **session);
 
 /* Route groups, one file each. */
 void kt_http_static_handle (KtApp *app, KtRequest *request);
@@ -49,6 +69,11 @@ void kt_http_watch_handle (KtApp *app, KtRequest *request);
  * lies inside @root; 404 otherwise. */
 void kt_http_serve_file (SoupServerMessage *msg, const char *root, const char *const *parts,
                          const char *cache_control);
+void kt_http_login_handle (KtApp *app, KtRequest *request);
+void kt_http_logout_handle (KtApp *app, KtRequest *request);
+void kt_http_me_handle (KtApp *app, KtRequest *request);
+void kt_http_users_handle (KtApp *app, KtRequest *request);
+void kt_http_schedules_handle (KtApp *app, KtRequest *request);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,
@@ -57,6 +82,37 @@ void kt_http_error (SoupServerMessage *msg, guint status, const char *code, cons
 void kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error);
 /* A JSON body from a builder's root node. */
 void kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root);
+/* Read the request body as a JSON object whose members are all strings
+ * named in @fields; @values[i] gets field i's value (NULL when absent),
+ * borrowed from the returned node (transfer full). On a body that is not
+ * such an object, that lacks a required field or has an unknown one, answers
+ * 400 (415 for another content type, 413 for a body over 64 KiB) and
+ * returns NULL. */
+typedef struct {
+  const char *name;
+  gboolean required;
+} KtJsonField;
+JsonNode *kt_http_read_fields (SoupServerMessage *msg, const KtJsonField *fields,
+                               guint n_fields, const char **values);
+/* @name: ISO 8601 in @tz. */
+void kt_http_add_time (JsonBuilder *b, const char *name, gint64 us, GTimeZone *tz);
+/* @name (or, with NULL, the next array element): {"id", "name",
+ * "display_name", "role", "disabled", "created"}. Never the hash. */
+void kt_http_add_user (JsonBuilder *b, const char *name, const KtUser *user, GTimeZone *tz);
+
+/* An answer given after the handler returned (from an async callback):
+ * kt_http_later_new() pauses the message and keeps @note (a copy) for the
+ * callback. kt_http_later_msg() is the message to answer, or NULL when there
+ * is nobody to answer: the client left, or the server stopped, in which
+ * case the app may be gone too and the callback must touch nothing but
+ * kt_http_later_finish(), which resumes the message and frees the later. */
+typedef struct _KtHttpLater KtHttpLater;
+KtHttpLater *kt_http_later_new (KtApp *app, KtRequest *request, const char *note);
+SoupServerMessage *kt_http_later_msg (KtHttpLater *later);
+KtApp *kt_http_later_app (KtHttpLater *later);
+const char *kt_http_later_note (KtHttpLater *later);
+void kt_http_later_finish (KtHttpLater *later);
+
 /* A body from bytes, with type and cache policy. */
 void kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
                     const char *cache_control);

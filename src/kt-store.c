@@ -36,6 +36,36 @@ static const char *const kt_store_migrations[] = {
   "  created_us INTEGER NOT NULL,"
   "  ready_us INTEGER"
   ");",
+
+  /* 2: accounts and sessions (kt-auth). Names compare without ASCII case, as
+   * people type them. The role is not CHECKed so that a later role needs no
+   * table rebuild; kt-auth refuses rows it does not understand. A session is
+   * keyed by the SHA-256 of its cookie token, never the token itself.
+   * login_failures counts failed logins per name typed, known or not. */
+  "CREATE TABLE users ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+  "  display_name TEXT NOT NULL,"
+  "  role TEXT NOT NULL,"           /* 'admin', 'teacher', 'viewpoint' */
+  "  password_hash TEXT NOT NULL,"  /* Argon2id, crypto_pwhash_str format */
+  "  disabled INTEGER NOT NULL DEFAULT 0,"
+  "  created_us INTEGER NOT NULL"
+  ");"
+  "CREATE TABLE sessions ("
+  "  token_hash TEXT PRIMARY KEY,"  /* hex SHA-256 of the cookie value */
+  "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+  "  csrf TEXT NOT NULL,"
+  "  created_us INTEGER NOT NULL,"
+  "  expires_us INTEGER NOT NULL,"
+  "  last_seen_us INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX sessions_user ON sessions (user_id);"
+  "CREATE INDEX sessions_expires ON sessions (expires_us);"
+  "CREATE TABLE login_failures ("
+  "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+  "  count INTEGER NOT NULL,"
+  "  last_us INTEGER NOT NULL"
+  ");",
 };
 
 struct _KtStore {

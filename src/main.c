@@ -3,6 +3,7 @@
  *   ketang serve [--config FILE] [--listen HOST:PORT] [--data DIR] [--demo]
  *                [--print-config]
  *   ketang schedule check [--data DIR] FILE…
+ *   ketang user add|passwd|list|disable|enable [--data DIR] … (kt-cli-user.c)
  *   ketang --version | --help
  *
  * Exit codes follow sysexits.h so scripts and systemd can tell a typo in the
@@ -22,6 +23,7 @@
 #include "kt-app.h"
 #include "kt-build-config.h"
 #include "kt-cli-schedule.h"
+#include "kt-cli-user.h"
 #include "kt-config.h"
 #include "kt-store.h"
 
@@ -34,6 +36,10 @@ static const char usage_text[] =
     "  serve          Run the server (see `ketang serve --help`)\n"
     "  schedule check FILE…\n"
     "                 Validate timetable files; print FILE:LINE: problems\n"
+    "  user add --role admin|teacher|viewpoint NAME\n"
+    "  user passwd|disable|enable NAME, user list\n"
+    "                 Manage accounts (see `ketang user --help`); the password\n"
+    "                 is read from standard input or --password-file\n"
     "\n"
     "Options:\n"
     "  --version      Print the version and exit\n"
@@ -164,6 +170,8 @@ main (int argc, char **argv)
   }
   if (g_str_equal (argv[1], "schedule"))
     return kt_cli_schedule (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "user"))
+    return kt_cli_user (argc - 1, argv + 1);
   g_printerr ("ketang: unknown command “%s”\n%s", argv[1], usage_text);
   return EX_USAGE;
 }

@@ -9,72 +9,46 @@
 
 static const char *ketang;
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run (RunResult *r, const char *const *argv)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                           G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                                 &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out, &r->err, &error);
-  g_assert_no_error (error);
-  r->status = g_subprocess_get_exit_status (p);
-}
-
-static void
-run_clear (RunResult *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
 static void
 test_version_and_help (void)
 {
-  RunResult r;
-  run (&r, (const char *[]){ ketang, "--version", NULL });
+  KtTestRun r;
+  kt_test_run (&r, (const char *[]){ ketang, "--version", NULL }, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (g_str_has_prefix (r.out, "ketang 0."));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "serve", "--help", NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "serve", "--help", NULL }, NULL);
   g_assert_cmpint (r.status, ==, 0);
   const char *options[] = { "--config", "--listen", "--data", "--demo", "--print-config" };
   for (guint i = 0; i < G_N_ELEMENTS (options); i++)
     g_assert_nonnull (strstr (r.out, options[i]));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "--help", NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "--help", NULL }, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.out, "serve"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 }
 
 static void
 test_usage_errors (void)
 {
-  RunResult r;
-  run (&r, (const char *[]){ ketang, "serve", "--no-such-option", NULL });
+  KtTestRun r;
+  kt_test_run (&r, (const char *[]){ ketang, "serve", "--no-such-option", NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_USAGE);
   g_assert_nonnull (strstr (r.err, "--no-such-option"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "frobnicate", NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "frobnicate", NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_USAGE);
   g_assert_nonnull (strstr (r.err, "frobnicate"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "serve", "--listen", "nonsense", NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "serve", "--listen", "nonsense", NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_CONFIG);
   g_assert_nonnull (strstr (r.err, "--listen"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 }
 
 static void
@@ -83,25 +57,25 @@ test_bad_config_names_file_and_line (void)
   g_autofree char *dir = kt_test_mkdtemp ();
   g_autofree char *conf = g_build_filename (dir, "bad.conf", NULL);
   g_file_set_contents (conf, "[server]\n# fine\n\n[hls]\nwindow_segments = 1000\n", -1, NULL);
-  RunResult r;
-  run (&r, (const char *[]){ ketang, "serve", "--config", conf, NULL });
+  KtTestRun r;
+  kt_test_run (&r, (const char *[]){ ketang, "serve", "--config", conf, NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_CONFIG);
   g_autofree char *where = g_strdup_printf ("%s:5:", conf);
   g_assert_nonnull (strstr (r.err, where));
   g_assert_nonnull (strstr (r.err, "window_segments"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
   kt_test_rmtree (dir);
 }
 
 static void
 test_print_config (void)
 {
-  RunResult r;
-  run (&r, (const char *[]){ ketang, "serve", "--print-config", "--listen", "127.0.0.1:9999", NULL });
+  KtTestRun r;
+  kt_test_run (&r, (const char *[]){ ketang, "serve", "--print-config", "--listen", "127.0.0.1:9999", NULL }, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.out, "listen = 127.0.0.1:9999"));
   g_assert_nonnull (strstr (r.out, "[hls]"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 }
 
 /* Serve, answer a request, then SIGTERM: exit 0 and the database closed
@@ -157,32 +131,32 @@ test_schedule_check (void)
                        "DTSTART:20261201T090000\nDTEND:20261201T080000\nX-KETANG-SOURCE:item:x\n"
                        "END:VEVENT\nEND:VCALENDAR\n", -1, NULL);
   g_autofree char *empty_data = g_build_filename (dir, "nodata", NULL);
-  RunResult r;
-  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, NULL });
+  KtTestRun r;
+  kt_test_run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, NULL }, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.out, "ok, channel 5"));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, bad, NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "schedule", "check", "--data", empty_data, good, bad, NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_DATAERR);
   g_autofree char *where = g_strdup_printf ("%s:7: “书法” ends before it starts", bad);
   g_assert_nonnull (strstr (r.out, where));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
   /* With a library that lacks item x, the good file's source is unknown. */
   g_autofree char *data = g_build_filename (dir, "data", NULL);
   {
     g_autoptr (KtApp) app = kt_test_app_start (data, FALSE, NULL);
   }
-  run (&r, (const char *[]){ ketang, "schedule", "check", "--data", data, good, NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "schedule", "check", "--data", data, good, NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_DATAERR);
   g_autofree char *unknown = g_strdup_printf ("%s:10: unknown source “item:x”", good);
   g_assert_nonnull (strstr (r.out, unknown));
-  run_clear (&r);
+  kt_test_run_clear (&r);
 
-  run (&r, (const char *[]){ ketang, "schedule", "lint", good, NULL });
+  kt_test_run (&r, (const char *[]){ ketang, "schedule", "lint", good, NULL }, NULL);
   g_assert_cmpint (r.status, ==, EX_USAGE);
-  run_clear (&r);
+  kt_test_run_clear (&r);
   kt_test_rmtree (dir);
 }
 

@@ -1,10 +1,13 @@
 /* Test helpers; see test-utils.h. */
 #include "test-utils.h"
 
+#include <json-glib/json-glib.h>
+
 #include <gst/app/gstappsink.h>
 #include <gst/base/gsttypefindhelper.h>
 #include <glib/gstdio.h>
 
+#include "kt-auth.h"
 #include "kt-clock.h"
 #include "kt-config.h"
 
@@ -115,6 +118,13 @@ on_fetched (GObject *source, GAsyncResult *result, gpointer data)
 KtTestResponse *
 kt_test_request (KtApp *app, const char *method, const char *path, const char *const *headers)
 {
+  return kt_test_request_body (app, method, path, headers, NULL, NULL);
+}
+
+KtTestResponse *
+kt_test_request_body (KtApp *app, const char *method, const char *path,
+                      const char *const *headers, const char *content_type, const char *body)
+{
   static SoupSession *session = NULL;
   if (session == NULL)
     session = soup_session_new_with_options ("timeout", 30, NULL);
@@ -127,6 +137,10 @@ kt_test_request (KtApp *app, const char *method, const char *path, const char *c
   for (int i = 0; headers && headers[i] && headers[i + 1]; i += 2)
     soup_message_headers_replace (soup_message_get_request_headers (msg), headers[i],
                                   headers[i + 1]);
+  if (body != NULL) {
+    g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, content_type, bytes);
+  }
 
   FetchState state = { 0 };
   soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, on_fetched, &state);
@@ -326,6 +340,28 @@ kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio)
   }
 }
 
+void
+kt_test_run (KtTestRun *r, const char *const *argv, const char *input)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (argv,
+                                                 G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                     G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                 &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, input ? input : "", NULL, &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  r->status = g_subprocess_get_exit_status (p);
+}
+
+void
+kt_test_run_clear (KtTestRun *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
 gboolean
 kt_test_have_ffmpeg (void)
 {
@@ -369,4 +405,46 @@ kt_test_ffmpeg_reads (KtApp *app, const char *path, int seconds)
   if (buf[0] != '\0')
     g_error ("ffmpeg on %s said: %s", path, buf);
   g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+}
+
+void
+kt_test_session_open (KtApp *app, const char *name, const char *role_name, KtTestSession *out)
+{
+  g_autoptr (GError) error = NULL;
+  KtRole role;
+  g_assert_true (kt_role_from_string (role_name, &role));
+  g_autofree char *password = g_strdup_printf ("%s-password", name);
+  g_autoptr (KtUser) user = kt_auth_user_add (kt_app_auth (app), name, NULL, role, password, &error);
+  g_assert_no_error (error);
+
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"password\": \"%s\"}", name,
+                                           password);
+  g_autoptr (KtTestResponse) r =
+      kt_test_request_body (app, "POST", "/api/login", NULL, "application/json", body);
+  g_assert_cmpuint (r->status, ==, 200);
+  const char *set_cookie = soup_message_headers_get_one (r->headers, "Set-Cookie");
+  g_assert_nonnull (set_cookie);
+  out->cookie = g_strndup (set_cookie, strcspn (set_cookie, ";"));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *text = kt_test_body_text (r);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  out->csrf = g_strdup (json_object_get_string_member (
+      json_node_get_object (json_parser_get_root (parser)), "csrf"));
+}
+
+void
+kt_test_session_clear (KtTestSession *session)
+{
+  g_clear_pointer (&session->cookie, g_free);
+  g_clear_pointer (&session->csrf, g_free);
+}
+
+KtTestResponse *
+kt_test_request_as (KtApp *app, const KtTestSession *session, const char *method,
+                    const char *path, const char *content_type, const char *body)
+{
+  const char *headers[] = { "Cookie", session->cookie, "X-CSRF-Token", session->csrf, NULL };
+  if (body == NULL)
+    return kt_test_request (app, method, path, headers);
+  return kt_test_request_body (app, method, path, headers, content_type, body);
 }

@@ -34,6 +34,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtTestResponse, kt_test_response_free)
 KtTestResponse *kt_test_get (KtApp *app, const char *path);
 KtTestResponse *kt_test_request (KtApp *app, const char *method, const char *path,
                                  const char *const *headers /* name, value, …, NULL */);
+/* The same with a request body of @content_type. */
+KtTestResponse *kt_test_request_body (KtApp *app, const char *method, const char *path,
+                                      const char *const *headers, const char *content_type,
+                                      const char *body);
 /* Send @request_line verbatim (e.g. "GET /../x HTTP/1.1") and return the
  * status code of the answer. */
 guint kt_test_raw_status (KtApp *app, const char *request_line);
@@ -60,8 +64,34 @@ void kt_test_decoded_clear (KtTestDecoded *decoded);
  * stream's own clock. */
 void kt_test_ts_first_pts (GBytes *data, GstClockTime *video, GstClockTime *audio);
 
+/* A command run to completion: exit status and what it printed. */
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} KtTestRun;
+
+/* Run @argv with @input (NULL: nothing) on its standard input. */
+void kt_test_run (KtTestRun *r, const char *const *argv, const char *input);
+void kt_test_run_clear (KtTestRun *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestRun, kt_test_run_clear)
+
 gboolean kt_test_have_ffmpeg (void);
 /* ffmpeg reads @seconds of the live playlist at @path from its oldest
  * segment, decoding everything; asserts it exits 0 and says nothing. The
  * main context keeps running meanwhile. */
 void kt_test_ffmpeg_reads (KtApp *app, const char *path, int seconds);
+
+/* A logged-in account for tests of protected routes: the account is made
+ * with KtAuth, then logged in over HTTP like a browser would. */
+typedef struct {
+  char *cookie; /* "ketang_session=…" for a Cookie header */
+  char *csrf;   /* for X-CSRF-Token */
+} KtTestSession;
+
+void kt_test_session_open (KtApp *app, const char *name, const char *role, KtTestSession *out);
+void kt_test_session_clear (KtTestSession *session);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestSession, kt_test_session_clear)
+/* A request with the session's cookie (and CSRF token); @body may be NULL. */
+KtTestResponse *kt_test_request_as (KtApp *app, const KtTestSession *session, const char *method,
+                                    const char *path, const char *content_type, const char *body);
