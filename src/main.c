@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sysexits.h>
 
@@ -153,6 +154,14 @@ cmd_serve (int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+  /* Every encode (a slate, an upload's normalization) allocates and frees
+   * x264 frame buffers of a few MB. glibc's dynamic mmap threshold then
+   * rises and later buffers land on the heap, which is never given back:
+   * measured here, RSS grew by ~20 MB per slate rendered, 700 MB after 30.
+   * A fixed threshold keeps big buffers in mmap, returned on free (RSS
+   * stayed at 72 MB over the same 30 renders). */
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 128 * 1024);
   setlocale (LC_ALL, "");
   g_log_set_default_handler (on_log, NULL);
 
