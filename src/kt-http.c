@@ -412,6 +412,62 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
   kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such page");
 }
 
+/* Request bodies are collected in memory before a handler runs, so their
+ * size is bounded here, as soon as the headers are in: JSON bodies to
+ * JSON_BODY_MAX, upload chunks to KT_HTTP_UPLOAD_CHUNK_MAX. A declared
+ * length over the bound is answered 413 at once when the client asked
+ * "Expect: 100-continue" (libsoup then skips the body); otherwise libsoup
+ * would read the whole body first, so the connection is closed instead. A
+ * chunked body that grows past the bound has its connection closed too. */
+typedef struct {
+  goffset limit;
+  goffset received;
+} BodyGuard;
+
+static void
+on_body_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
+{
+  BodyGuard *guard = data;
+  guard->received += g_bytes_get_size (chunk);
+  if (guard->received > guard->limit) {
+    g_warning ("request body over %" G_GOFFSET_FORMAT " bytes: closing the connection",
+               guard->limit);
+    GSocket *socket = soup_server_message_get_socket (msg);
+    if (socket != NULL)
+      g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  }
+}
+
+static void
+on_request_headers (SoupServer *server, SoupServerMessage *msg, const char *path,
+                    GHashTable *query, gpointer user_data)
+{
+  const char *method = soup_server_message_get_method (msg);
+  if (g_str_equal (method, "GET") || g_str_equal (method, "HEAD"))
+    return;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  goffset limit = g_str_equal (method, "PATCH") && g_str_has_prefix (path, "/api/uploads/")
+                      ? KT_HTTP_UPLOAD_CHUNK_MAX : JSON_BODY_MAX;
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH) {
+    if (soup_message_headers_get_content_length (headers) > limit) {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                    "close");
+      kt_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large",
+                     "the request body is larger than %" G_GOFFSET_FORMAT " bytes", limit);
+      if (!(soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE)) {
+        GSocket *socket = soup_server_message_get_socket (msg);
+        if (socket != NULL)
+          g_socket_shutdown (socket, TRUE, TRUE, NULL);
+      }
+    }
+    return;
+  }
+  BodyGuard *guard = g_new0 (BodyGuard, 1);
+  guard->limit = limit;
+  g_signal_connect_data (msg, "got-chunk", G_CALLBACK (on_body_chunk), guard,
+                         (GClosureNotify) (void (*) (void)) g_free, 0);
+}
+
 KtHttp *
 kt_http_new (KtApp *app)
 {
@@ -419,6 +475,7 @@ kt_http_new (KtApp *app)
   http->app = app;
   http->cancellable = g_cancellable_new ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
+  soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
   return http;
 }

@@ -34,6 +34,9 @@ typedef struct {
 
 typedef void (*KtRouteHandler) (KtApp *app, KtRequest *request);
 
+/* The largest upload chunk one PATCH may carry. */
+#define KT_HTTP_UPLOAD_CHUNK_MAX (8 * 1024 * 1024)
+
 typedef struct {
   const char *prefix; /* "/live/": matches that path and everything below */
   const char *methods; /* "GET HEAD" */

@@ -145,6 +145,25 @@ test_path_traversal (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (kt_test_raw_status (f->app, "GET /a.css HTTP/1.1"), ==, 200);
 }
 
+/* A body larger than a route takes is refused before it is read: 413 to a
+ * client that waits for "100 Continue", a closed connection to one that
+ * does not; the server keeps serving. */
+static void
+test_oversized_bodies_refused (Fixture *f, gconstpointer unused)
+{
+  guint status = kt_test_raw_status (f->app, "POST /api/login HTTP/1.1\r\n"
+                                             "Content-Type: application/json\r\n"
+                                             "Content-Length: 100000000\r\n"
+                                             "Expect: 100-continue");
+  g_assert_cmpuint (status, ==, 413);
+  status = kt_test_raw_status (f->app, "POST /api/login HTTP/1.1\r\n"
+                                       "Content-Type: application/json\r\n"
+                                       "Content-Length: 100000000");
+  g_assert_cmpuint (status, ==, 0); /* closed, nothing answered, nothing buffered */
+  g_autoptr (KtTestResponse) r = kt_test_get (f->app, "/healthz");
+  g_assert_cmpuint (r->status, ==, 200);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +175,6 @@ main (int argc, char **argv)
   ADD ("/http/static-types-and-revalidation", test_static_types_and_revalidation);
   ADD ("/http/vendor-hls-js", test_vendor_hls_js);
   ADD ("/http/path-traversal", test_path_traversal);
+  ADD ("/http/oversized-bodies-refused", test_oversized_bodies_refused);
   return g_test_run ();
 }
