@@ -33,6 +33,7 @@ struct _KtApp {
   char *demo_item_id;
   KtStore *store;
   KtAuth *auth;
+  KtUploads *uploads;
   KtLibrary *library;
   KtSegmentStore *segments;
   GPtrArray *channels; /* KtChannel*, owned */
@@ -92,6 +93,11 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->library = kt_library_new (app->store, data_dir,
                                  kt_config_get_string (config, "server", "pipelines_dir"), error);
   if (app->library == NULL)
+    return NULL;
+  app->uploads = kt_uploads_new (app->store, data_dir,
+                                 (guint64) kt_config_get_int (config, "upload", "max_mb") << 20,
+                                 error);
+  if (app->uploads == NULL)
     return NULL;
   app->segments =
       kt_segment_store_new ((gsize) kt_config_get_int (config, "hls", "segment_cache_mb") << 20);
@@ -310,6 +316,7 @@ kt_app_free (KtApp *app)
   g_clear_pointer (&app->slates, kt_slates_free);
   g_clear_pointer (&app->segments, kt_segment_store_free);
   g_clear_pointer (&app->library, kt_library_free);
+  g_clear_pointer (&app->uploads, kt_uploads_free);
   g_clear_pointer (&app->auth, kt_auth_free);
   g_clear_pointer (&app->store, kt_store_free);
   g_clear_pointer (&app->timezone, g_time_zone_unref);
@@ -328,6 +335,19 @@ const KtConfig *
 kt_app_config (KtApp *app)
 {
   return app->config;
+}
+
+KtUploads *
+kt_app_uploads (KtApp *app)
+{
+  return app->uploads;
+}
+
+void
+kt_app_import_upload (KtApp *app, KtUpload *upload)
+{
+  /* Until the library can normalize uploads, a complete upload waits. */
+  g_info ("upload=%s complete, waiting for normalization", upload->id);
 }
 
 KtAuth *

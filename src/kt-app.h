@@ -8,6 +8,7 @@
 #include "kt-hls.h"
 #include "kt-library.h"
 #include "kt-store.h"
+#include "kt-upload.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +39,10 @@ const char *kt_app_base_uri (KtApp *app);
 const KtConfig *kt_app_config (KtApp *app);
 KtAuth *kt_app_auth (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);
+KtUploads *kt_app_uploads (KtApp *app);
+/* Hand a complete upload to the library (probe, then normalization in the
+ * background); records the outcome on @upload and in the store. */
+void kt_app_import_upload (KtApp *app, KtUpload *upload);
 KtSegmentStore *kt_app_segments (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);

@@ -59,6 +59,8 @@ static const KtConfigKey kt_config_keys[] = {
     "Hours a login lasts before the browser must log in again" },
   { "auth", "login_max_failures", KT_TYPE_INT, "5", 1, 1000,
     "Failed logins for one name before it is locked for a while (30 s, doubling to 15 min)" },
+  { "upload", "max_mb", KT_TYPE_INT, "4096", 1, 1048576,
+    "Largest lecture file a teacher may upload, in megabytes" },
   { "channel", "name", KT_TYPE_STRING, "第一频道", 0, 0,
     "Name of channel 1" },
   { "demo", "title", KT_TYPE_STRING, "示范课：太极拳入门", 0, 0,

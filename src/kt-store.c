@@ -66,6 +66,20 @@ static const char *const kt_store_migrations[] = {
   "  count INTEGER NOT NULL,"
   "  last_us INTEGER NOT NULL"
   ");",
+  /* 3: resumable uploads. The bytes live in uploads/<id>.part; how many have
+   * arrived is that file's size, so a crash never disagrees with the disk. */
+  "CREATE TABLE uploads ("
+  "  id TEXT PRIMARY KEY,"
+  "  owner TEXT NOT NULL,"             /* the account's login name */
+  "  filename TEXT NOT NULL,"
+  "  title TEXT NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"             /* 'receiving', 'complete', 'imported', 'refused' */
+  "  item_id TEXT,"
+  "  error TEXT,"
+  "  created_us INTEGER NOT NULL,"
+  "  updated_us INTEGER NOT NULL"
+  ");",
 };
 
 struct _KtStore {

@@ -125,6 +125,15 @@ KtTestResponse *
 kt_test_request_body (KtApp *app, const char *method, const char *path,
                       const char *const *headers, const char *content_type, const char *body)
 {
+  return kt_test_request_bytes (app, method, path, headers, content_type, body,
+                                body ? strlen (body) : 0);
+}
+
+KtTestResponse *
+kt_test_request_bytes (KtApp *app, const char *method, const char *path,
+                       const char *const *headers, const char *content_type, const void *body,
+                       gsize body_len)
+{
   static SoupSession *session = NULL;
   if (session == NULL)
     session = soup_session_new_with_options ("timeout", 30, NULL);
@@ -138,7 +147,7 @@ kt_test_request_body (KtApp *app, const char *method, const char *path,
     soup_message_headers_replace (soup_message_get_request_headers (msg), headers[i],
                                   headers[i + 1]);
   if (body != NULL) {
-    g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+    g_autoptr (GBytes) bytes = g_bytes_new (body, body_len);
     soup_message_set_request_body_from_bytes (msg, content_type, bytes);
   }
 
@@ -175,6 +184,14 @@ kt_test_body_text (KtTestResponse *response)
 guint
 kt_test_raw_status (KtApp *app, const char *request_line)
 {
+  g_autofree char *request = g_strdup_printf ("%s\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                                              request_line);
+  return kt_test_raw_exchange (app, request);
+}
+
+guint
+kt_test_raw_exchange (KtApp *app, const char *request)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (GUri) base = g_uri_parse (kt_app_base_uri (app), G_URI_FLAGS_NONE, &error);
   g_assert_no_error (error);
@@ -190,8 +207,6 @@ kt_test_raw_status (KtApp *app, const char *request_line)
     while (g_socket_condition_check (sock, G_IO_OUT) == 0)
       g_main_context_iteration (NULL, FALSE);
   }
-  g_autofree char *request = g_strdup_printf ("%s\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                                              request_line);
   gsize sent = 0;
   while (sent < strlen (request)) {
     gssize n = g_socket_send (sock, request + sent, strlen (request) - sent, NULL, &error);
@@ -203,6 +218,7 @@ kt_test_raw_status (KtApp *app, const char *request_line)
     }
     sent += n;
   }
+  g_socket_shutdown (sock, FALSE, TRUE, NULL); /* all sent: the server sees the end */
   GString *answer = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (strstr (answer->str, "\r\n") == NULL && g_get_monotonic_time () < deadline) {

@@ -41,6 +41,12 @@ KtTestResponse *kt_test_request_body (KtApp *app, const char *method, const char
 /* Send @request_line verbatim (e.g. "GET /../x HTTP/1.1") and return the
  * status code of the answer. */
 guint kt_test_raw_status (KtApp *app, const char *request_line);
+/* Send @request verbatim (headers and any body), then end the sending side;
+ * the status code of the answer, 0 when the server closed without one. */
+guint kt_test_raw_exchange (KtApp *app, const char *request);
+KtTestResponse *kt_test_request_bytes (KtApp *app, const char *method, const char *path,
+                                       const char *const *headers, const char *content_type,
+                                       const void *body, gsize body_len);
 /* The body as a NUL-terminated string (transfer full). */
 char *kt_test_body_text (KtTestResponse *response);
 
