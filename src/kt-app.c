@@ -337,6 +337,19 @@ kt_app_config (KtApp *app)
   return app->config;
 }
 
+KtTimetable *
+kt_app_timetable (KtApp *app)
+{
+  return app->timetable;
+}
+
+gboolean
+kt_app_may_use_item (KtApp *app, const KtUser *user, const KtItem *item)
+{
+  /* Items do not record an owner yet: teachers may use any ready item. */
+  return user->role == KT_ROLE_ADMIN || user->role == KT_ROLE_TEACHER;
+}
+
 KtUploads *
 kt_app_uploads (KtApp *app)
 {

@@ -9,6 +9,8 @@
 #include "kt-library.h"
 #include "kt-store.h"
 #include "kt-upload.h"
+#include "kt-timetable.h"
+#include "kt-auth.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +52,10 @@ GTimeZone *kt_app_timezone (KtApp *app);
 /* Reload changed schedule files now (the watcher does it by itself after a
  * short quiet period). */
 void kt_app_reload_schedules (KtApp *app);
+KtTimetable *kt_app_timetable (KtApp *app);
+/* Whether @user may put @item on a timetable or change it: administrators
+ * any, teachers their own. */
+gboolean kt_app_may_use_item (KtApp *app, const KtUser *user, const KtItem *item);
 /* TRUE while media (an item, a slate) is being made. */
 gboolean kt_app_busy (KtApp *app);
 /* Schedule file → NULL when in force as written, else its problems. */

@@ -50,6 +50,7 @@ static const KtRoute kt_routes[] = {
   { "/api/me", "GET HEAD", "any", kt_http_me_handle },
   { "/api/users", "GET HEAD POST", "admin", kt_http_users_handle },
   { "/api/schedules", "GET HEAD", "admin", kt_http_schedules_handle },
+  { "/api/lessons", "POST", "teacher admin", kt_http_lessons_handle },
   { "/api/uploads/", "GET HEAD POST PATCH DELETE", "teacher admin", kt_http_uploads_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },

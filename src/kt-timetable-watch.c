@@ -267,3 +267,24 @@ kt_timetable_file_status (KtTimetable *t)
 {
   return t->status;
 }
+
+KtCalendar *
+kt_timetable_find (KtTimetable *t, const char *channel_id)
+{
+  for (guint i = 0; i < t->in_force->len; i++)
+    if (g_str_equal (kt_calendar_channel_id (t->in_force->pdata[i]), channel_id))
+      return t->in_force->pdata[i];
+  return NULL;
+}
+
+const char *
+kt_timetable_dir (KtTimetable *t)
+{
+  return t->dir;
+}
+
+const KtCalendarOptions *
+kt_timetable_options (KtTimetable *t)
+{
+  return &t->options;
+}

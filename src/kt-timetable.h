@@ -69,6 +69,26 @@ gint64 kt_calendar_horizon (const KtCalendar *calendar);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtCalendar, kt_calendar_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtScheduleProblem, kt_schedule_problem_free)
 
+/* A lesson to put on a timetable from the web. */
+typedef struct {
+  const char *title;
+  const char *teacher;       /* display name, may be NULL */
+  const char *teacher_login; /* for the ORGANIZER address */
+  const char *description;
+  const char *source;        /* "item:<id>" */
+  gint64 start_us, end_us;
+  gint64 weekly_until_us;    /* repeat weekly until then; 0: once */
+} KtNewLesson;
+
+/* Add @lesson to the timetable file @path (created for @channel_id when it
+ * does not exist), leaving the rest of the file byte for byte as it was. The
+ * result must load cleanly (else problems are appended to @problems and the
+ * file is untouched). */
+gboolean kt_timetable_add_lesson (const char *path, const char *channel_id,
+                                  const char *channel_name, const KtNewLesson *lesson,
+                                  const KtCalendarOptions *options, GPtrArray *problems,
+                                  char **uid_out, GError **error);
+
 /* The schedules directory: every *.ics in it, kept in force, reloaded when a
  * file changes. A file that fails keeps its last good version in force. */
 typedef struct _KtTimetable KtTimetable;
@@ -84,6 +104,10 @@ void kt_timetable_watch (KtTimetable *timetable, KtTimetableChanged changed, gpo
 /* Extend every calendar's occurrences to a new horizon. */
 void kt_timetable_set_horizon (KtTimetable *timetable, gint64 horizon_us);
 
+/* The calendar in force for @channel_id, or NULL. */
+KtCalendar *kt_timetable_find (KtTimetable *timetable, const char *channel_id);
+const char *kt_timetable_dir (KtTimetable *timetable);
+const KtCalendarOptions *kt_timetable_options (KtTimetable *timetable);
 /* Calendars in force, sorted by channel id: KtCalendar* (borrowed). */
 GPtrArray *kt_timetable_calendars (KtTimetable *timetable);
 /* Per file: NULL when its last load was good, else the problems text. */

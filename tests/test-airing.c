@@ -12,6 +12,8 @@
 #include "kt-clock.h"
 #include "test-utils.h"
 
+static void write_schedule (const char *text);
+
 static char *data_dir;
 static char *schedule_path;
 static KtApp *app;
@@ -284,6 +286,72 @@ test_guide_and_feed (void)
   g_assert_cmpuint (all->status, ==, 200);
 }
 
+/* A teacher puts a lesson on the timetable from the API: the file gains one
+ * VEVENT and keeps every other byte; the guide shows the weekly series at
+ * once; an overlapping lesson is refused and leaves the file alone. */
+static void
+test_schedule_from_api (void)
+{
+  clock_to (AT (3));
+  g_autofree char *before = NULL;
+  g_assert_true (g_file_get_contents (schedule_path, &before, NULL, NULL));
+  g_auto (KtTestSession) teacher = { 0 };
+  kt_test_session_open (app, "wang", "teacher", &teacher);
+  const char *body = "{\"channel\": \"7\", \"item\": \"lesson-b\", \"title\": \"国画（加课）\", "
+                     "\"start\": \"2026-12-01T10:00:00\", \"weekly_until\": \"2026-12-22\"}";
+
+  g_autoptr (KtTestResponse) anonymous = kt_test_request_body (app, "POST", "/api/lessons", NULL,
+                                                               "application/json", body);
+  g_assert_cmpuint (anonymous->status, ==, 401);
+  const char *no_csrf_headers[] = { "Cookie", teacher.cookie, NULL };
+  g_autoptr (KtTestResponse) no_csrf = kt_test_request_body (app, "POST", "/api/lessons",
+                                                             no_csrf_headers, "application/json", body);
+  g_assert_cmpuint (no_csrf->status, ==, 403);
+
+  g_autoptr (KtTestResponse) r = kt_test_request_as (app, &teacher, "POST", "/api/lessons",
+                                                     "application/json", body);
+  g_assert_cmpuint (r->status, ==, 201);
+  g_autofree char *after = NULL;
+  g_assert_true (g_file_get_contents (schedule_path, &after, NULL, NULL));
+  const char *end = strstr (before, "END:VCALENDAR");
+  g_assert_true (strncmp (before, after, end - before) == 0); /* all before it, byte for byte */
+  g_assert_true (g_str_has_suffix (after, "END:VCALENDAR\n"));
+  g_assert_nonnull (strstr (after, "SUMMARY:国画（加课）"));
+  g_assert_nonnull (strstr (after, "DTSTART;TZID=Asia/Shanghai:20261201T100000"));
+  g_assert_nonnull (strstr (after, "RRULE:FREQ=WEEKLY;UNTIL="));
+  g_assert_nonnull (strstr (after, "X-KETANG-SOURCE:item:lesson-b"));
+
+  /* Weekly: on in the guide three weeks later, at 10:00 for 6 s → 1 minute. */
+  g_autoptr (KtTestResponse) guide =
+      kt_test_get (app, "/api/channels/7/guide?from=2026-12-22&to=2026-12-23");
+  g_autofree char *guide_text = kt_test_body_text (guide);
+  g_assert_nonnull (strstr (guide_text, "\"start\":\"2026-12-22T10:00:00+08:00\",\"end\":\"2026-12-22T10:01:00+08:00\""));
+
+  /* Overlapping lesson A (09:00–09:00:10): refused, file untouched. */
+  g_autoptr (KtTestResponse) clash = kt_test_request_as (
+      app, &teacher, "POST", "/api/lessons", "application/json",
+      "{\"channel\": \"7\", \"item\": \"lesson-b\", \"start\": \"2026-12-01T09:00:05\"}");
+  g_assert_cmpuint (clash->status, ==, 409);
+  g_autofree char *clash_text = kt_test_body_text (clash);
+  g_assert_nonnull (strstr (clash_text, "overlaps"));
+  g_autofree char *unchanged = NULL;
+  g_assert_true (g_file_get_contents (schedule_path, &unchanged, NULL, NULL));
+  g_assert_cmpstr (unchanged, ==, after);
+
+  g_autoptr (KtTestResponse) no_item = kt_test_request_as (
+      app, &teacher, "POST", "/api/lessons", "application/json",
+      "{\"channel\": \"7\", \"item\": \"nothing\", \"start\": \"2026-12-02T09:00:00\"}");
+  g_assert_cmpuint (no_item->status, ==, 404);
+  g_autoptr (KtTestResponse) bad_time = kt_test_request_as (
+      app, &teacher, "POST", "/api/lessons", "application/json",
+      "{\"channel\": \"7\", \"item\": \"lesson-b\", \"start\": \"next tuesday\"}");
+  g_assert_cmpuint (bad_time->status, ==, 400);
+
+  /* Restore the file the other tests expect. */
+  write_schedule (before);
+  kt_app_reload_schedules (app);
+}
+
 static void
 write_schedule (const char *text)
 {
@@ -367,6 +435,7 @@ main (int argc, char **argv)
   g_test_add_func ("/airing/ffmpeg-plays-boundaries", test_ffmpeg_plays_boundaries);
   g_test_add_func ("/airing/restart-mid-lesson", test_restart_mid_lesson);
   g_test_add_func ("/airing/guide-and-feed", test_guide_and_feed);
+  g_test_add_func ("/airing/schedule-from-api", test_schedule_from_api);
   g_test_add_func ("/airing/reload-while-airing", test_reload_while_airing);
   int rc = g_test_run ();
   kt_app_free (app);
