@@ -65,3 +65,24 @@ gboolean kt_test_have_ffmpeg (void);
  * segment, decoding everything; asserts it exits 0 and says nothing. The
  * main context keeps running meanwhile. */
 void kt_test_ffmpeg_reads (KtApp *app, const char *path, int seconds);
+
+/* Test media. An MP4 file @dir/@name of @seconds: @video "WxH@FPS" (SMPTE
+ * bars, x264) or NULL for none, @audio "RATExCHANNELS" (a tone, AAC) or NULL
+ * for none. Asserts it was written. (transfer full) the path. */
+char *kt_test_make_clip (const char *dir, const char *name, const char *video, const char *audio,
+                         double seconds);
+/* Set the display matrix of the first video track of the MP4 at @path to a
+ * clockwise rotation of 90 degrees, as a phone held upright writes it
+ * (mp4mux in GStreamer 1.22 does not write one from tags). */
+void kt_test_mp4_rotate_90 (const char *path);
+/* A bad upload in @dir: @kind "random" (bytes named .mp4), "truncated" (the
+ * first half of a valid MP4), "empty" (zero bytes) or "text" (a letter
+ * named .mp4). (transfer full) the path. */
+char *kt_test_make_bad_upload (const char *dir, const char *kind);
+/* Each kind, with the KtProbeError it must be refused with; ends with a
+ * NULL kind. */
+typedef struct {
+  const char *kind;
+  int code;
+} KtTestBadUpload;
+extern const KtTestBadUpload kt_test_bad_uploads[];
