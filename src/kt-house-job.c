@@ -76,9 +76,9 @@ queue_audio_splits (KtHouseJob *job)
 }
 
 static GstPadProbeReturn
-on_encoded (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_buffer_track (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
-  KtHouseJob *job = user_data;
+  gint *ms = user_data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
   const GstSegment *segment = NULL;
@@ -90,9 +90,15 @@ on_encoded (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       ts += GST_BUFFER_DURATION (buf);
     guint64 running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, ts);
     if (GST_CLOCK_TIME_IS_VALID (running))
-      g_atomic_int_set (&job->encoded_ms, (gint) MIN (running / GST_MSECOND, G_MAXINT));
+      g_atomic_int_set (ms, (gint) MIN (running / GST_MSECOND, G_MAXINT));
   }
   return GST_PAD_PROBE_OK;
+}
+
+void
+kt_house_job_track_running_ms (GstPad *pad, gint *ms)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer_track, ms, NULL);
 }
 
 static gboolean
@@ -208,7 +214,7 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
   g_autoptr (GstElement) rend = gst_bin_get_by_name (GST_BIN (pipeline), "rend_720p");
   g_autoptr (GstPad) video = rend ? gst_element_get_static_pad (rend, "video") : NULL;
   if (video)
-    gst_pad_add_probe (video, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, job, NULL);
+    kt_house_job_track_running_ms (video, &job->encoded_ms);
 
   /* Prerolled first: splitmuxsink forgets queued split times when it goes
    * from READY to PAUSED, so they are queued on ASYNC_DONE, then PLAYING. */
@@ -221,6 +227,12 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
   }
   g_info ("job dir=%s started segments=%u", dir, job->expected_segments);
   return g_steal_pointer (&job);
+}
+
+GstElement *
+kt_house_job_pipeline (KtHouseJob *job)
+{
+  return job->pipeline;
 }
 
 double

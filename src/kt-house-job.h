@@ -38,6 +38,14 @@ const char *kt_house_job_dir (KtHouseJob *job);
 /* Stops the pipeline (to NULL) without calling @done. */
 void kt_house_job_free (KtHouseJob *job);
 
+/* Borrowed while the job lives; stopped (NULL) once @done was called. */
+GstElement *kt_house_job_pipeline (KtHouseJob *job);
+
+/* Keep in *@ms (written atomically by @pad's streaming thread) the end of
+ * the latest buffer through @pad, in running time, milliseconds. @ms must
+ * outlive the pipeline's streaming. */
+void kt_house_job_track_running_ms (GstPad *pad, gint *ms);
+
 /* The names of the required elements, NULL-terminated, for kt_pipeline_build. */
 const char *const *kt_house_job_required_elements (void);
 

@@ -128,6 +128,20 @@ run_import (KtLibrary *library, KtImport *import /* (transfer full) */)
   lj->import = import;
 }
 
+gboolean
+kt_library_import_check (KtImport *import, KtHouseJob *job, GError **error)
+{
+  gint64 decoded = kt_normalize_decoded_us (kt_house_job_pipeline (job));
+  if (decoded + KT_NORMALIZE_SHORTFALL_US >= import->probe->duration_us)
+    return TRUE;
+  g_autoptr (GError) teacher = g_error_new_literal (KT_PROBE_ERROR, KT_PROBE_ERROR_UNREADABLE, "");
+  g_set_error (error, KT_PROBE_ERROR, KT_PROBE_ERROR_UNREADABLE,
+               "%s — truncated: its data ends at %.1f s of the %.1f s its index says",
+               kt_probe_error_teacher_text (teacher), decoded / 1e6,
+               import->probe->duration_us / 1e6);
+  return FALSE;
+}
+
 typedef struct {
   KtLibrary *library;
   char *id;

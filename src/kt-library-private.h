@@ -64,6 +64,9 @@ void kt_library_imports_clear (KtLibrary *library);
 void kt_library_imports_recover (KtLibrary *library);
 /* TRUE when upload @id waits for a slot or is being probed again. */
 gboolean kt_library_import_waiting (KtLibrary *library, const char *id);
+/* Whether the job of @import used the whole file (see kt-normalize on
+ * truncation); FALSE with @error when it did not. */
+gboolean kt_library_import_check (KtImport *import, KtHouseJob *job, GError **error);
 /* A job of an upload ended (after its row is marked). */
 void kt_library_import_ended (KtLibrary *library, KtImport *import);
 

@@ -220,6 +220,8 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
   g_autofree char *tmp_dir = g_strdup (kt_house_job_dir (job));
   guint segments = kt_house_job_segment_count (job);
 
+  if (error == NULL && lj->import)
+    kt_library_import_check (lj->import, job, &error);
   if (error == NULL) {
     kt_library_remove_tree (final_dir); /* a previous, failed attempt */
     if (g_rename (tmp_dir, final_dir) != 0)

@@ -26,6 +26,13 @@
  * segment and EOS, so the compositor or mixer stops waiting for it and the
  * background alone makes that half of the output. Both handlers run on
  * streaming threads and touch only pads and the elements they look up.
+ *
+ * Truncation. A file cut short whose index survived (an MP4 written with
+ * its moov first, a transport stream) probes with its whole length but its
+ * data ends early; the demuxer then just stops, and the background would
+ * make a full-length item of black. So the running time that entered the
+ * branches is kept (kt_normalize_decoded_us) and an import whose decoded
+ * content falls short of the probed length by more than a second fails.
  */
 #define G_LOG_DOMAIN "kt-normalize"
 
@@ -180,6 +187,17 @@ kt_normalize_build (const char *pipelines_dir, const char *source, const KtProbe
   if (pipeline == NULL)
     return NULL;
 
+  /* What was decoded, for kt_normalize_decoded_us: freed with the pipeline,
+   * after its streaming threads. */
+  gint *decoded_ms = g_new0 (gint, 2);
+  g_object_set_data_full (G_OBJECT (pipeline), "kt-decoded-ms", decoded_ms, g_free);
+  const char *entries[] = { "video_in", "audio_in" };
+  for (guint i = 0; i < G_N_ELEMENTS (entries); i++) {
+    g_autoptr (GstElement) entry = gst_bin_get_by_name (GST_BIN (pipeline), entries[i]);
+    g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+    kt_house_job_track_running_ms (sink, &decoded_ms[i]);
+  }
+
   Linking *linking = g_new0 (Linking, 1);
   linking->want_video = probe->has_video;
   linking->want_audio = probe->has_audio;
@@ -190,4 +208,13 @@ kt_normalize_build (const char *pipelines_dir, const char *source, const KtProbe
   g_info ("normalize source=%s frame=%dx%d+%d+%d segments=%u card=%s", source, plan->width,
           plan->height, plan->xpos, plan->ypos, plan->segments, probe->has_video ? "no" : "yes");
   return pipeline;
+}
+
+gint64
+kt_normalize_decoded_us (GstElement *pipeline)
+{
+  gint *decoded_ms = g_object_get_data (G_OBJECT (pipeline), "kt-decoded-ms");
+  if (decoded_ms == NULL)
+    return 0;
+  return (gint64) MAX (g_atomic_int_get (&decoded_ms[0]), g_atomic_int_get (&decoded_ms[1])) * 1000;
 }

@@ -34,4 +34,12 @@ GstElement *kt_normalize_build (const char *pipelines_dir, const char *source,
                                 const KtProbe *probe, const KtNormalizePlan *plan,
                                 const char *title, const char *dir, GError **error);
 
+/* How far the file's own streams got into a pipeline from
+ * kt_normalize_build, in running time, µs (readable after it stopped). */
+gint64 kt_normalize_decoded_us (GstElement *pipeline);
+
+/* A file whose decoded content ends this much before its probed length is
+ * truncated. */
+#define KT_NORMALIZE_SHORTFALL_US G_GINT64_CONSTANT (1000000)
+
 G_END_DECLS

@@ -76,7 +76,7 @@ on_timeout (gpointer data)
 
 /* Run the main context until item @id is no longer processing. */
 static KtItem *
-wait_for_item (const char *id)
+wait_for_state (const char *id)
 {
   KtLibrary *library = kt_app_library (app);
   gboolean timed_out = FALSE;
@@ -92,6 +92,13 @@ wait_for_item (const char *id)
   }
   if (!timed_out)
     g_source_remove (timer);
+  return item;
+}
+
+static KtItem *
+wait_for_item (const char *id)
+{
+  KtItem *item = wait_for_state (id);
   if (item->state != KT_ITEM_READY)
     g_error ("item %s: state %d error %s", id, item->state, item->error);
   return item;
@@ -449,6 +456,41 @@ test_restart_finishes_the_job (void)
   g_assert_cmpuint (count_entries ("uploads"), ==, 0);
 }
 
+static void
+on_library_warning (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  g_assert_nonnull (strstr (message, "truncated"));
+  (*(guint *) data)++;
+}
+
+/* A file cut short behind an intact index probes as whole; decoding ends
+ * early, and the item fails instead of becoming seconds of black. */
+static void
+test_cut_file_fails_cleanly (void)
+{
+  g_autofree char *path = kt_test_make_bad_upload (src_dir, "cut-after-index");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = kt_library_import (kt_app_library (app), path, "半截", "", &error);
+  g_assert_no_error (error);
+  /* The failure is logged as a warning, which tests make fatal: take it
+   * here, and only it. */
+  guint warned = 0;
+  GLogLevelFlags fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  guint handler = g_log_set_handler ("kt-library", G_LOG_LEVEL_WARNING, on_library_warning, &warned);
+  g_autoptr (KtItem) item = wait_for_state (id);
+  g_log_remove_handler ("kt-library", handler);
+  g_log_set_always_fatal (fatal);
+  g_assert_cmpuint (warned, >, 0);
+  g_assert_cmpint (item->state, ==, KT_ITEM_FAILED);
+  g_assert_true (g_str_has_prefix (item->error, "文件不完整"));
+  g_autofree char *dir = g_build_filename (data_dir, "media", id, NULL);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_entries ("uploads"), ==, 0);
+  g_assert_cmpint (query_int ("SELECT count(*) FROM items WHERE kind = 'upload' AND "
+                              "state = 'failed' AND source_path IS NULL"),
+                   ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -470,6 +512,7 @@ main (int argc, char **argv)
   g_test_add_func ("/normalize/audio-only-gets-a-card", test_audio_only_gets_a_card);
   g_test_add_func ("/normalize/sources-removed-when-done", test_sources_removed_when_done);
   g_test_add_func ("/normalize/restart-finishes-the-job", test_restart_finishes_the_job);
+  g_test_add_func ("/normalize/cut-file-fails-cleanly", test_cut_file_fails_cleanly);
   int rc = g_test_run ();
   kt_app_free (app);
   for (guint i = 0; i < G_N_ELEMENTS (clips); i++)

@@ -378,10 +378,18 @@ char *
 kt_test_make_clip (const char *dir, const char *name, const char *video, const char *audio,
                    double seconds)
 {
+  return kt_test_make_clip_full (dir, name, video, audio, seconds, FALSE);
+}
+
+char *
+kt_test_make_clip_full (const char *dir, const char *name, const char *video, const char *audio,
+                        double seconds, gboolean faststart)
+{
   char *path = g_build_filename (dir, name, NULL);
   g_autoptr (GString) desc = g_string_new (NULL);
   g_autofree char *location = g_strescape (path, NULL);
-  g_string_append_printf (desc, "mp4mux name=mux ! filesink location=\"%s\" ", location);
+  g_string_append_printf (desc, "mp4mux name=mux faststart=%s ! filesink location=\"%s\" ",
+                          faststart ? "true" : "false", location);
   int w, h, fps, rate, channels;
   if (video) {
     g_assert_cmpint (sscanf (video, "%dx%d@%d", &w, &h, &fps), ==, 3);
@@ -460,8 +468,9 @@ kt_test_make_bad_upload (const char *dir, const char *kind)
     g_autoptr (GRand) rand = g_rand_new_with_seed (7);
     for (gsize i = 0; i < len; i++)
       data[i] = (char) g_rand_int_range (rand, 0, 256);
-  } else if (g_str_equal (kind, "truncated")) {
-    g_autofree char *good = kt_test_make_clip (dir, "whole.mp4", "320x180@25", "48000x2", 3);
+  } else if (g_str_equal (kind, "truncated") || g_str_equal (kind, "cut-after-index")) {
+    g_autofree char *good = kt_test_make_clip_full (dir, "whole.mp4", "320x180@25", "48000x2", 5,
+                                                    g_str_equal (kind, "cut-after-index"));
     g_assert_true (g_file_get_contents (good, &data, &len, NULL));
     len /= 2;
     g_unlink (good);
