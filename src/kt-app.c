@@ -290,6 +290,8 @@ kt_app_start (KtApp *app, GError **error)
   if (app->demo && !start_demo (app, error))
     return FALSE;
   start_timetable (app);
+  kt_library_start_imports (app->library,
+                            (guint) kt_config_get_int (app->config, "library", "max_jobs"));
   return TRUE;
 }
 

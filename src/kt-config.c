@@ -63,6 +63,8 @@ static const KtConfigKey kt_config_keys[] = {
     "Largest lecture file a teacher may upload, in megabytes" },
   { "channel", "name", KT_TYPE_STRING, "第一频道", 0, 0,
     "Name of channel 1" },
+  { "library", "max_jobs", KT_TYPE_INT, "1", 1, 16,
+    "Uploads normalized at the same time (each runs a full x264 ladder)" },
   { "demo", "title", KT_TYPE_STRING, "示范课：太极拳入门", 0, 0,
     "Title of the demo lesson made by --demo" },
   { "demo", "teacher", KT_TYPE_STRING, "示范教师", 0, 0,

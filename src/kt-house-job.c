@@ -16,9 +16,12 @@
  * starts: the audio rendition then cuts at the first AAC frame at or after
  * each boundary, within one frame (21 ms) of the video cuts.
  *
- * Progress comes from "splitmuxsink-fragment-opened" element messages: a
- * rendition that has opened fragment k has written k segments. Bus messages
- * are handled by a bus watch on the main context, so @done runs there too.
+ * Progress is the running time of the last encoded 720p frame, against the
+ * output's length; a buffer probe on that sink pad stores it (an atomic, the
+ * one field a streaming thread writes). "splitmuxsink-fragment-opened"
+ * element messages count the segments each rendition opened, for the check
+ * at the end. Bus messages are handled by a bus watch on the main context,
+ * so @done runs there too.
  */
 #define G_LOG_DOMAIN "kt-house-job"
 
@@ -37,6 +40,8 @@ struct _KtHouseJob {
   gint64 duration_us;
   guint expected_segments;
   guint opened[8]; /* fragments opened, per kt_renditions index */
+  gint encoded_ms; /* atomic: end of the last 720p buffer in running time, written by
+                      its streaming thread's pad probe, read on the main context */
   KtHouseJobDone done;
   gpointer user_data;
   gboolean playing; /* prerolled and set to PLAYING */
@@ -68,6 +73,32 @@ queue_audio_splits (KtHouseJob *job)
   for (guint k = 1; k < job->expected_segments; k++)
     g_signal_emit_by_name (audio, "split-at-running-time",
                            (guint64) (k * KT_SEGMENT_US * GST_USECOND));
+}
+
+static GstPadProbeReturn
+on_buffer_track (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  gint *ms = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment = NULL;
+  if (event)
+    gst_event_parse_segment (event, &segment);
+  GstClockTime ts = GST_BUFFER_DTS_OR_PTS (buf);
+  if (segment && segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (ts)) {
+    if (GST_BUFFER_DURATION_IS_VALID (buf))
+      ts += GST_BUFFER_DURATION (buf);
+    guint64 running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, ts);
+    if (GST_CLOCK_TIME_IS_VALID (running))
+      g_atomic_int_set (ms, (gint) MIN (running / GST_MSECOND, G_MAXINT));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void
+kt_house_job_track_running_ms (GstPad *pad, gint *ms)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer_track, ms, NULL);
 }
 
 static gboolean
@@ -180,6 +211,11 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
     }
   }
 
+  g_autoptr (GstElement) rend = gst_bin_get_by_name (GST_BIN (pipeline), "rend_720p");
+  g_autoptr (GstPad) video = rend ? gst_element_get_static_pad (rend, "video") : NULL;
+  if (video)
+    kt_house_job_track_running_ms (video, &job->encoded_ms);
+
   /* Prerolled first: splitmuxsink forgets queued split times when it goes
    * from READY to PAUSED, so they are queued on ASYNC_DONE, then PLAYING. */
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
@@ -193,15 +229,25 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
   return g_steal_pointer (&job);
 }
 
+GstElement *
+kt_house_job_pipeline (KtHouseJob *job)
+{
+  return job->pipeline;
+}
+
 double
 kt_house_job_progress (KtHouseJob *job)
 {
-  guint least = G_MAXUINT;
-  for (guint i = 0; i < kt_n_renditions; i++)
-    least = MIN (least, job->opened[i]);
-  /* Fragment k open means k-1 are complete. */
-  double done = least > 0 ? least - 1 : 0;
-  return job->finished ? 1.0 : done / MAX (job->expected_segments, 1);
+  if (job->finished)
+    return 1.0;
+  double done = kt_house_job_encoded_us (job) / (double) job->duration_us;
+  return CLAMP (done, 0.0, 0.999); /* 1.0 only once the output checked out */
+}
+
+gint64
+kt_house_job_encoded_us (KtHouseJob *job)
+{
+  return (gint64) g_atomic_int_get (&job->encoded_ms) * 1000;
 }
 
 guint

@@ -23,17 +23,28 @@ typedef struct _KtHouseJob KtHouseJob;
 /* @error is NULL on success. Called once, on the main context. */
 typedef void (*KtHouseJobDone) (KtHouseJob *job, const GError *error, gpointer user_data);
 
-/* Takes ownership of @pipeline (which must have every rend_* sink) and sets
+/* Takes ownership of @pipeline, even on failure (it must have every rend_* sink), and sets
  * it PLAYING. @duration_us is the length of the output, a whole number of
  * segments. */
 KtHouseJob *kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
                                 KtHouseJobDone done, gpointer user_data, GError **error);
-/* 0.0 … 1.0, from the segments written so far. */
+/* 0.0 … 1.0: the encoded running time against the output's length; 1.0
+ * only once finished. */
 double kt_house_job_progress (KtHouseJob *job);
+/* Running time encoded so far (the 720p rendition), µs. */
+gint64 kt_house_job_encoded_us (KtHouseJob *job);
 guint kt_house_job_segment_count (KtHouseJob *job);
 const char *kt_house_job_dir (KtHouseJob *job);
 /* Stops the pipeline (to NULL) without calling @done. */
 void kt_house_job_free (KtHouseJob *job);
+
+/* Borrowed while the job lives; stopped (NULL) once @done was called. */
+GstElement *kt_house_job_pipeline (KtHouseJob *job);
+
+/* Keep in *@ms (written atomically by @pad's streaming thread) the end of
+ * the latest buffer through @pad, in running time, milliseconds. @ms must
+ * outlive the pipeline's streaming. */
+void kt_house_job_track_running_ms (GstPad *pad, gint *ms);
 
 /* The names of the required elements, NULL-terminated, for kt_pipeline_build. */
 const char *const *kt_house_job_required_elements (void);

@@ -10,36 +10,21 @@
  * or a failed encode never leaves a half-made item where a channel could air
  * it. The items table says what exists; a row in state "processing" at start
  * belongs to a job that died with the previous process, and its temporary
- * directory is removed.
+ * directory is removed. A made item (demo, slate) is marked failed and made
+ * again by whoever wants it; an upload is normalized again from its kept
+ * file (kt-library-import.c, which owns the upload queue).
  */
 #define G_LOG_DOMAIN "kt-library"
 
 #include "kt-library.h"
 #include "kt-clock.h"
-#include "kt-house-job.h"
+#include "kt-library-private.h"
 #include "kt-pipeline.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 
 G_DEFINE_QUARK (kt-library-error-quark, kt_library_error)
-
-typedef struct {
-  KtLibrary *library;
-  char *item_id;
-  KtHouseJob *job;
-  KtLibraryItemDone done;
-  gpointer user_data;
-} KtLibraryJob;
-
-struct _KtLibrary {
-  KtStore *store;
-  char *media_dir;
-  char *pipelines_dir;
-  GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
-  KtLibraryItemDone ready;
-  gpointer ready_data;
-};
 
 static const char *const state_names[] = { "processing", "ready", "failed" };
 
@@ -52,6 +37,7 @@ kt_item_free (KtItem *item)
   g_free (item->kind);
   g_free (item->title);
   g_free (item->teacher);
+  g_free (item->owner);
   g_free (item->error);
   g_free (item);
 }
@@ -61,13 +47,14 @@ library_job_free (gpointer data)
 {
   KtLibraryJob *lj = data;
   kt_house_job_free (lj->job);
+  kt_import_free (lj->import);
   g_free (lj->item_id);
   g_free (lj);
 }
 
 /* Remove a directory tree we made (segments and rendition folders). */
-static void
-remove_tree (const char *path)
+void
+kt_library_remove_tree (const char *path)
 {
   g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
   if (dir == NULL) {
@@ -78,15 +65,15 @@ remove_tree (const char *path)
   while ((name = g_dir_read_name (dir)) != NULL) {
     g_autofree char *child = g_build_filename (path, name, NULL);
     if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
+      kt_library_remove_tree (child);
     else
       g_unlink (child);
   }
   g_rmdir (path);
 }
 
-static char *
-tmp_dir_for (KtLibrary *library, const char *id)
+char *
+kt_library_tmp_dir (KtLibrary *library, const char *id)
 {
   g_autofree char *name = g_strdup_printf (".tmp-%s", id);
   return g_build_filename (library->media_dir, name, NULL);
@@ -101,13 +88,14 @@ clean_abandoned_jobs (KtLibrary *library)
     if (g_str_has_prefix (name, ".tmp-")) {
       g_autofree char *path = g_build_filename (library->media_dir, name, NULL);
       g_info ("removing abandoned job output dir=%s", path);
-      remove_tree (path);
+      kt_library_remove_tree (path);
     }
   }
+  kt_library_imports_recover (library);
   /* Their rows say "processing" forever otherwise. */
   kt_store_exec (library->store,
                  "UPDATE items SET state = 'failed', error = 'interrupted by a restart' "
-                 "WHERE state = 'processing'",
+                 "WHERE state = 'processing' AND kind != 'upload'",
                  NULL);
 }
 
@@ -118,12 +106,17 @@ kt_library_new (KtStore *store, const char *data_dir, const char *pipelines_dir,
   library->store = store;
   library->media_dir = g_build_filename (data_dir, "media", NULL);
   library->pipelines_dir = g_strdup (pipelines_dir);
+  library->uploads_dir = g_build_filename (data_dir, "uploads", NULL);
   library->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, library_job_free);
+  kt_library_imports_init (library);
 
-  if (g_mkdir_with_parents (library->media_dir, 0755) != 0) {
-    g_set_error (error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_IO, "cannot create %s: %s",
-                 library->media_dir, g_strerror (errno));
-    return NULL;
+  const char *dirs[] = { library->media_dir, library->uploads_dir };
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++) {
+    if (g_mkdir_with_parents (dirs[i], 0755) != 0) {
+      g_set_error (error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_IO, "cannot create %s: %s", dirs[i],
+                   g_strerror (errno));
+      return NULL;
+    }
   }
   clean_abandoned_jobs (library);
   return g_steal_pointer (&library);
@@ -134,8 +127,12 @@ kt_library_free (KtLibrary *library)
 {
   if (library == NULL)
     return;
+  kt_library_imports_clear (library);
+  g_clear_object (&library->cancellable);
+  g_clear_pointer (&library->probing, g_hash_table_destroy);
   g_clear_pointer (&library->jobs, g_hash_table_destroy);
   g_free (library->media_dir);
+  g_free (library->uploads_dir);
   g_free (library->pipelines_dir);
   g_free (library);
 }
@@ -160,8 +157,8 @@ kt_library_get (KtLibrary *library, const char *id)
 {
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
-      "SELECT id, kind, title, teacher, state, error, segment_count, segment_us "
-      "FROM items WHERE id = ?",
+      "SELECT id, kind, title, teacher, state, error, segment_count, segment_us, owner, "
+      "source_duration_us FROM items WHERE id = ?",
       NULL);
   if (stmt == NULL)
     return NULL;
@@ -177,6 +174,8 @@ kt_library_get (KtLibrary *library, const char *id)
     item->error = column_text (stmt, 5);
     item->segment_count = sqlite3_column_int (stmt, 6);
     item->duration_us = item->segment_count * sqlite3_column_int64 (stmt, 7);
+    item->owner = column_text (stmt, 8);
+    item->source_duration_us = sqlite3_column_int64 (stmt, 9);
   }
   sqlite3_reset (stmt);
   return item;
@@ -190,8 +189,8 @@ kt_library_segment_path (KtLibrary *library, const char *item_id, const KtRendit
   return g_build_filename (library->media_dir, item_id, rendition->name, file, NULL);
 }
 
-static gboolean
-set_item_state (KtLibrary *library, const char *id, KtItemState state, guint segments,
+gboolean
+kt_library_set_state (KtLibrary *library, const char *id, KtItemState state, guint segments,
                 const char *message, GError **error)
 {
   sqlite3_stmt *stmt = kt_store_prepare (
@@ -221,28 +220,33 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
   g_autofree char *tmp_dir = g_strdup (kt_house_job_dir (job));
   guint segments = kt_house_job_segment_count (job);
 
+  if (error == NULL && lj->import)
+    kt_library_import_check (lj->import, job, &error);
   if (error == NULL) {
-    remove_tree (final_dir); /* a previous, failed attempt */
+    kt_library_remove_tree (final_dir); /* a previous, failed attempt */
     if (g_rename (tmp_dir, final_dir) != 0)
       g_set_error (&error, KT_LIBRARY_ERROR, KT_LIBRARY_ERROR_IO, "cannot move %s to %s: %s",
                    tmp_dir, final_dir, g_strerror (errno));
   }
   if (error == NULL) {
     g_autoptr (GError) db_error = NULL;
-    if (!set_item_state (library, id, KT_ITEM_READY, segments, NULL, &db_error))
+    if (!kt_library_set_state (library, id, KT_ITEM_READY, segments, NULL, &db_error))
       error = g_steal_pointer (&db_error);
     else
       g_info ("item=%s ready segments=%u", id, segments);
   }
   if (error != NULL) {
-    remove_tree (tmp_dir);
-    set_item_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
+    kt_library_remove_tree (tmp_dir);
+    kt_library_set_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
     g_warning ("item=%s failed: %s", id, error->message);
   }
 
   KtLibraryItemDone done = lj->done;
   gpointer done_data = lj->user_data;
+  g_autoptr (KtImport) import = g_steal_pointer (&lj->import);
   g_hash_table_remove (library->jobs, id); /* frees lj and the job */
+  if (import)
+    kt_library_import_ended (library, import);
   if (done)
     done (library, id, error, done_data);
   if (library->ready)
@@ -275,8 +279,8 @@ kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDo
   gint64 duration_us = MAX (recipe->segments, 1) * KT_SEGMENT_US;
   g_autofree char *frames = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 25 / KT_USEC_PER_SEC);
   g_autofree char *buffers = g_strdup_printf ("%" G_GINT64_FORMAT, duration_us * 50 / KT_USEC_PER_SEC);
-  g_autofree char *tmp_dir = tmp_dir_for (library, id);
-  remove_tree (tmp_dir);
+  g_autofree char *tmp_dir = kt_library_tmp_dir (library, id);
+  kt_library_remove_tree (tmp_dir);
 
   g_autoptr (GPtrArray) vars = g_ptr_array_new ();
   const char *fixed[] = { "dir", tmp_dir, "frames", frames, "buffers", buffers };
@@ -312,22 +316,32 @@ kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDo
     return FALSE;
   }
 
+  return kt_library_start_job (library, id, pipeline, duration_us, done, user_data, error) != NULL;
+}
+
+KtLibraryJob *
+kt_library_start_job (KtLibrary *library, const char *id, GstElement *pipeline,
+                      gint64 duration_us, KtLibraryItemDone done, gpointer user_data,
+                      GError **error)
+{
+  g_autofree char *tmp_dir = kt_library_tmp_dir (library, id);
   KtLibraryJob *lj = g_new0 (KtLibraryJob, 1);
   lj->library = library;
   lj->item_id = g_strdup (id);
   lj->done = done;
   lj->user_data = user_data;
+  lj->started_us = g_get_monotonic_time ();
   g_autoptr (GError) start_error = NULL;
   lj->job = kt_house_job_start (pipeline, tmp_dir, duration_us, on_job_done, lj, &start_error);
   if (lj->job == NULL) {
-    set_item_state (library, id, KT_ITEM_FAILED, 0, start_error->message, NULL);
+    kt_library_set_state (library, id, KT_ITEM_FAILED, 0, start_error->message, NULL);
     library_job_free (lj);
-    remove_tree (tmp_dir);
+    kt_library_remove_tree (tmp_dir);
     g_propagate_error (error, g_steal_pointer (&start_error));
-    return FALSE;
+    return NULL;
   }
   g_hash_table_insert (library->jobs, lj->item_id, lj);
-  return TRUE;
+  return lj;
 }
 
 gboolean
@@ -340,11 +354,29 @@ double
 kt_library_job_progress (KtLibrary *library, const char *id)
 {
   KtLibraryJob *lj = g_hash_table_lookup (library->jobs, id);
-  return lj ? kt_house_job_progress (lj->job) : -1.0;
+  if (lj)
+    return kt_house_job_progress (lj->job);
+  return kt_library_import_waiting (library, id) ? 0.0 : -1.0;
+}
+
+gint64
+kt_library_job_eta_us (KtLibrary *library, const char *id)
+{
+  KtLibraryJob *lj = g_hash_table_lookup (library->jobs, id);
+  if (lj == NULL)
+    return -1;
+  double done = kt_house_job_progress (lj->job);
+  gint64 elapsed = g_get_monotonic_time () - lj->started_us;
+  /* The first frames cost pipeline start-up, not encoding: wait for a
+   * little progress before extrapolating. */
+  if (done < 0.02 || elapsed < G_USEC_PER_SEC / 2)
+    return -1;
+  return (gint64) (elapsed * (1.0 - done) / done);
 }
 
 void
 kt_library_stop_jobs (KtLibrary *library)
 {
+  kt_library_imports_clear (library);
   g_hash_table_remove_all (library->jobs);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "kt-hls.h"
 #include "kt-store.h"
@@ -29,10 +29,12 @@ typedef struct {
   char *kind;
   char *title;
   char *teacher;
+  char *owner;        /* who uploaded it ("" for made items) */
   KtItemState state;
   char *error;        /* for KT_ITEM_FAILED */
   guint segment_count;
   gint64 duration_us; /* segment_count × KT_SEGMENT_US */
+  gint64 source_duration_us; /* an upload's probed length, 0 for made items */
 } KtItem;
 
 void kt_item_free (KtItem *item);
@@ -80,11 +82,51 @@ guint kt_library_jobs_running (KtLibrary *library);
  * item became ready). */
 void kt_library_set_ready_callback (KtLibrary *library, KtLibraryItemDone ready,
                                     gpointer user_data);
-/* Progress of the running job for @id, 0…1, or -1 when none runs. */
+/* Progress of the job for @id, 0…1 (0 while an upload waits for a slot),
+ * or -1 when there is none. */
 double kt_library_job_progress (KtLibrary *library, const char *id);
-/* Stop every running job (shutdown); their items stay "processing" and are
- * redone at the next start. */
+/* Stop every running job (shutdown); their items stay "processing": made
+ * items are redone by their owners at the next start, uploads are
+ * normalized again from their kept file (kt_library_start_imports). */
 void kt_library_stop_jobs (KtLibrary *library);
+
+/* Uploads.
+ *
+ * kt_library_import takes a file that has fully arrived, probes it (see
+ * kt-probe: a refusal is a KT_PROBE_ERROR whose message starts with a
+ * sentence for the teacher, kt_probe_error_teacher_text), and on success
+ * moves it into the library's uploads/ dir (copies it when on another file
+ * system; the caller's path is then gone) and records item "up-<uuid>" in
+ * state "processing", kind "upload". Its normalization runs in the
+ * background, at most max_jobs at once, in order of import; the item becomes
+ * "ready" or "failed" (the ready callback runs either way) and the kept file
+ * is removed. A refused file is left where it was, and nothing is recorded.
+ *
+ * kt_library_import blocks for the probe (at most KT_LIBRARY_PROBE_TIMEOUT_S)
+ * and the move: for tools and tests. The server's main loop uses the _async
+ * form, which does both on a worker thread. */
+#define KT_LIBRARY_PROBE_TIMEOUT_S 20
+
+char *kt_library_import (KtLibrary *library, const char *source_path, const char *title,
+                         const char *owner, GError **error);
+void kt_library_import_async (KtLibrary *library, const char *source_path, const char *title,
+                              const char *owner, GAsyncReadyCallback callback,
+                              gpointer user_data);
+/* (transfer full) the new item id, or NULL with @error. */
+char *kt_library_import_finish (KtLibrary *library, GAsyncResult *result, GError **error);
+
+/* Let normalizations run, at most @max_jobs at once: the ones imported
+ * since, and uploads a previous process left "processing" whose file is
+ * still there (each is given up after KT_LIBRARY_MAX_ATTEMPTS starts). The
+ * app calls it once it serves. */
+#define KT_LIBRARY_MAX_ATTEMPTS 3
+void kt_library_start_imports (KtLibrary *library, guint max_jobs);
+/* Uploads waiting for a free job slot. */
+guint kt_library_imports_queued (KtLibrary *library);
+/* Estimated time left for item @id's job in µs, from the running time it
+ * has encoded against its length and the wall time it took; -1 when unknown
+ * (not running, or too early to tell). */
+gint64 kt_library_job_eta_us (KtLibrary *library, const char *id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLibrary, kt_library_free)
 

@@ -80,6 +80,15 @@ static const char *const kt_store_migrations[] = {
   "  created_us INTEGER NOT NULL,"
   "  updated_us INTEGER NOT NULL"
   ");",
+  /* 4: uploads (kind 'upload'). While one is normalized its file is kept
+   * under uploads/ (source_path) so that a restart can run the job again;
+   * attempts counts the starts, so a file that kills the server is given up
+   * after a few. probe is what kt-probe saw, for the log and the admin. */
+  "ALTER TABLE items ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE items ADD COLUMN source_path TEXT;"
+  "ALTER TABLE items ADD COLUMN source_duration_us INTEGER;"
+  "ALTER TABLE items ADD COLUMN probe TEXT;"
+  "ALTER TABLE items ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
 };
 
 struct _KtStore {

@@ -10,6 +10,7 @@
 #include "kt-auth.h"
 #include "kt-clock.h"
 #include "kt-config.h"
+#include "kt-probe.h"
 
 char *
 kt_test_mkdtemp (void)
@@ -463,4 +464,116 @@ kt_test_request_as (KtApp *app, const KtTestSession *session, const char *method
   if (body == NULL)
     return kt_test_request (app, method, path, headers);
   return kt_test_request_body (app, method, path, headers, content_type, body);
+}
+
+/* Test media. */
+
+char *
+kt_test_make_clip (const char *dir, const char *name, const char *video, const char *audio,
+                   double seconds)
+{
+  return kt_test_make_clip_full (dir, name, video, audio, seconds, FALSE);
+}
+
+char *
+kt_test_make_clip_full (const char *dir, const char *name, const char *video, const char *audio,
+                        double seconds, gboolean faststart)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GString) desc = g_string_new (NULL);
+  g_autofree char *location = g_strescape (path, NULL);
+  g_string_append_printf (desc, "mp4mux name=mux faststart=%s ! filesink location=\"%s\" ",
+                          faststart ? "true" : "false", location);
+  int w, h, fps, rate, channels;
+  if (video) {
+    g_assert_cmpint (sscanf (video, "%dx%d@%d", &w, &h, &fps), ==, 3);
+    g_string_append_printf (desc,
+                            "videotestsrc num-buffers=%d pattern=smpte ! "
+                            "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
+                            "x264enc speed-preset=ultrafast key-int-max=%d ! h264parse ! mux. ",
+                            (int) (seconds * fps + 0.5), w, h, fps, fps);
+  }
+  if (audio) {
+    g_assert_cmpint (sscanf (audio, "%dx%d", &rate, &channels), ==, 2);
+    g_string_append_printf (desc,
+                            "audiotestsrc num-buffers=%d samplesperbuffer=%d freq=330 volume=0.3 ! "
+                            "audio/x-raw,rate=%d,channels=%d ! audioconvert ! avenc_aac ! aacparse ! "
+                            "mux. ",
+                            (int) (seconds * 50 + 0.5), rate / 50, rate, channels);
+  }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (desc->str, &error);
+  g_assert_no_error (error);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg =
+      gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  return path;
+}
+
+void
+kt_test_mp4_rotate_90 (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  /* tkhd, version 0: size, "tkhd", version+flags, 5 × 32 bits of times and
+   * ids, 8 reserved, layer, group, volume, reserved: the matrix is 48 bytes
+   * from the box start, then width and height (16.16). */
+  static const guint32 matrix[9] = { 0, 0x10000, 0, 0xffff0000, 0, 0, 0, 0, 0x40000000 };
+  for (gsize off = 4; off + 4 + 92 <= len; off++) {
+    if (memcmp (data + off, "tkhd", 4) != 0)
+      continue;
+    guint8 *box = (guint8 *) data + off - 4;
+    g_assert_cmpuint (box[8], ==, 0);
+    guint8 *m = box + 48;
+    guint32 width = GST_READ_UINT32_BE (m + 36) >> 16;
+    if (width == 0)
+      continue; /* an audio track */
+    for (int i = 0; i < 9; i++)
+      GST_WRITE_UINT32_BE (m + 4 * i, matrix[i]);
+    g_assert_true (g_file_set_contents (path, data, len, NULL));
+    return;
+  }
+  g_error ("no video tkhd in %s", path);
+}
+
+const KtTestBadUpload kt_test_bad_uploads[] = {
+  { "random", KT_PROBE_ERROR_NOT_MEDIA },
+  { "truncated", KT_PROBE_ERROR_UNREADABLE },
+  { "empty", KT_PROBE_ERROR_UNREADABLE },
+  { "text", KT_PROBE_ERROR_NOT_MEDIA },
+  { NULL, 0 },
+};
+
+char *
+kt_test_make_bad_upload (const char *dir, const char *kind)
+{
+  g_autofree char *name = g_strdup_printf ("bad-%s.mp4", kind);
+  char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (g_str_equal (kind, "random")) {
+    len = 64 * 1024;
+    data = g_malloc (len);
+    g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+    for (gsize i = 0; i < len; i++)
+      data[i] = (char) g_rand_int_range (rand, 0, 256);
+  } else if (g_str_equal (kind, "truncated") || g_str_equal (kind, "cut-after-index")) {
+    g_autofree char *good = kt_test_make_clip_full (dir, "whole.mp4", "320x180@25", "48000x2", 5,
+                                                    g_str_equal (kind, "cut-after-index"));
+    g_assert_true (g_file_get_contents (good, &data, &len, NULL));
+    len /= 2;
+    g_unlink (good);
+  } else if (g_str_equal (kind, "text")) {
+    data = g_strdup ("各位老师：本周三下午的书法课改到 302 教室。\nDear teachers, see you there.\n");
+    len = strlen (data);
+  } else {
+    g_assert_cmpstr (kind, ==, "empty");
+  }
+  g_assert_true (g_file_set_contents (path, data ? data : "", len, NULL));
+  return path;
 }

@@ -101,3 +101,28 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestSession, kt_test_session_clear)
 /* A request with the session's cookie (and CSRF token); @body may be NULL. */
 KtTestResponse *kt_test_request_as (KtApp *app, const KtTestSession *session, const char *method,
                                     const char *path, const char *content_type, const char *body);
+/* Test media. An MP4 file @dir/@name of @seconds: @video "WxH@FPS" (SMPTE
+ * bars, x264) or NULL for none, @audio "RATExCHANNELS" (a tone, AAC) or NULL
+ * for none. Asserts it was written. (transfer full) the path. */
+char *kt_test_make_clip (const char *dir, const char *name, const char *video, const char *audio,
+                         double seconds);
+/* The same, and @faststart puts the MP4 index (moov) before the data. */
+char *kt_test_make_clip_full (const char *dir, const char *name, const char *video,
+                              const char *audio, double seconds, gboolean faststart);
+/* Set the display matrix of the first video track of the MP4 at @path to a
+ * clockwise rotation of 90 degrees, as a phone held upright writes it
+ * (mp4mux in GStreamer 1.22 does not write one from tags). */
+void kt_test_mp4_rotate_90 (const char *path);
+/* A bad upload in @dir: @kind "random" (bytes named .mp4), "truncated" (the
+ * first half of a valid MP4), "empty" (zero bytes), "text" (a letter named
+ * .mp4), or "cut-after-index" (the first half of an MP4 whose index comes
+ * first: it probes well, and only decoding finds the data missing).
+ * (transfer full) the path. */
+char *kt_test_make_bad_upload (const char *dir, const char *kind);
+/* Each kind the probe refuses, with the KtProbeError it must be refused
+ * with; ends with a NULL kind. */
+typedef struct {
+  const char *kind;
+  int code;
+} KtTestBadUpload;
+extern const KtTestBadUpload kt_test_bad_uploads[];

@@ -1,0 +1,73 @@
+#pragma once
+
+/* What kt-library.c and kt-library-import.c share; not for other modules. */
+
+#include "kt-house-job.h"
+#include "kt-library.h"
+#include "kt-probe.h"
+
+G_BEGIN_DECLS
+
+/* An upload on its way: waiting in the queue, being probed after a restart,
+ * or normalizing. */
+typedef struct {
+  char *id;
+  char *source;  /* the kept file under uploads/ */
+  char *title;
+  KtProbe *probe; /* NULL until probed (after a restart) */
+} KtImport;
+
+void kt_import_free (KtImport *import);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtImport, kt_import_free)
+
+typedef struct {
+  KtLibrary *library;
+  char *item_id;
+  KtHouseJob *job;
+  KtImport *import; /* owned; NULL for made items */
+  gint64 started_us; /* monotonic, for the estimate of time left */
+  KtLibraryItemDone done;
+  gpointer user_data;
+} KtLibraryJob;
+
+struct _KtLibrary {
+  KtStore *store;
+  char *media_dir;
+  char *uploads_dir;
+  char *pipelines_dir;
+  GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
+  KtLibraryItemDone ready;
+  gpointer ready_data;
+
+  /* Uploads (kt-library-import.c), all on the main context. */
+  guint max_jobs;       /* 0 until kt_library_start_imports */
+  GQueue queue;         /* KtImport*, owned, waiting for a slot */
+  GHashTable *probing;  /* item id → KtImport* (owned): re-probed after a restart */
+  guint imports_running; /* normalizing or being re-probed */
+  GCancellable *cancellable; /* cancelled at free: worker threads' results are dropped */
+};
+
+void kt_library_remove_tree (const char *path);
+char *kt_library_tmp_dir (KtLibrary *library, const char *id);
+gboolean kt_library_set_state (KtLibrary *library, const char *id, KtItemState state,
+                               guint segments, const char *message, GError **error);
+/* Start @pipeline (owned) writing item @id into its temporary dir as a
+ * house job; on its end the item is renamed into place and marked. */
+KtLibraryJob *kt_library_start_job (KtLibrary *library, const char *id, GstElement *pipeline,
+                                    gint64 duration_us, KtLibraryItemDone done,
+                                    gpointer user_data, GError **error);
+
+/* kt-library-import.c */
+void kt_library_imports_init (KtLibrary *library);
+void kt_library_imports_clear (KtLibrary *library);
+/* Rows left "processing" by a previous process: queue or fail them. */
+void kt_library_imports_recover (KtLibrary *library);
+/* TRUE when upload @id waits for a slot or is being probed again. */
+gboolean kt_library_import_waiting (KtLibrary *library, const char *id);
+/* Whether the job of @import used the whole file (see kt-normalize on
+ * truncation); FALSE with @error when it did not. */
+gboolean kt_library_import_check (KtImport *import, KtHouseJob *job, GError **error);
+/* A job of an upload ended (after its row is marked). */
+void kt_library_import_ended (KtLibrary *library, KtImport *import);
+
+G_END_DECLS
