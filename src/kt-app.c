@@ -348,8 +348,9 @@ kt_app_timetable (KtApp *app)
 gboolean
 kt_app_may_use_item (KtApp *app, const KtUser *user, const KtItem *item)
 {
-  /* Items do not record an owner yet: teachers may use any ready item. */
-  return user->role == KT_ROLE_ADMIN || user->role == KT_ROLE_TEACHER;
+  if (user->role == KT_ROLE_ADMIN)
+    return TRUE;
+  return user->role == KT_ROLE_TEACHER && g_strcmp0 (item->owner, user->name) == 0;
 }
 
 KtUploads *
@@ -358,11 +359,31 @@ kt_app_uploads (KtApp *app)
   return app->uploads;
 }
 
-void
-kt_app_import_upload (KtApp *app, KtUpload *upload)
+GArray *
+kt_app_lessons_using (KtApp *app, const char *item_id, gint64 from_us)
 {
-  /* Until the library can normalize uploads, a complete upload waits. */
-  g_info ("upload=%s complete, waiting for normalization", upload->id);
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (KtAppLesson));
+  g_array_set_clear_func (out, (GDestroyNotify) kt_app_lesson_clear);
+  g_autofree char *source = g_strdup_printf ("item:%s", item_id);
+  for (guint c = 0; c < app->channels->len; c++) {
+    KtChannel *channel = app->channels->pdata[c];
+    g_autoptr (GArray) lessons = kt_channel_lessons_between (channel, from_us, G_MAXINT64);
+    for (guint i = 0; i < lessons->len; i++) {
+      const KtAiring *a = &g_array_index (lessons, KtAiring, i);
+      if (g_strcmp0 (a->source, source) != 0)
+        continue;
+      KtAppLesson l = { g_strdup (kt_channel_id (channel)), g_strdup (a->title), a->start_us };
+      g_array_append_val (out, l);
+    }
+  }
+  return out;
+}
+
+void
+kt_app_lesson_clear (KtAppLesson *lesson)
+{
+  g_free (lesson->channel);
+  g_free (lesson->title);
 }
 
 KtAuth *

@@ -42,9 +42,15 @@ const KtConfig *kt_app_config (KtApp *app);
 KtAuth *kt_app_auth (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);
 KtUploads *kt_app_uploads (KtApp *app);
-/* Hand a complete upload to the library (probe, then normalization in the
- * background); records the outcome on @upload and in the store. */
-void kt_app_import_upload (KtApp *app, KtUpload *upload);
+/* A lesson on some channel that airs a given item. */
+typedef struct {
+  char *channel;
+  char *title;
+  gint64 start_us;
+} KtAppLesson;
+void kt_app_lesson_clear (KtAppLesson *lesson);
+/* Lessons from @from_us on, on every channel, that air @item_id: KtAppLesson. */
+GArray *kt_app_lessons_using (KtApp *app, const char *item_id, gint64 from_us);
 KtSegmentStore *kt_app_segments (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);

@@ -22,6 +22,13 @@ parse_time (KtApp *app, SoupServerMessage *msg, const char *name, const char *te
   g_autofree char *full = strchr (text, 'T') ? g_strdup (text)
                           : g_strconcat (text, date_means_end_of_day ? "T23:59:59" : "T00:00:00",
                                          NULL);
+  /* "2026-12-01T09:00", as a browser's datetime-local field gives it. */
+  const char *t = strchr (full, 'T');
+  if (strlen (t) == 6 && t[3] == ':') {
+    char *with_seconds = g_strconcat (full, ":00", NULL);
+    g_free (full);
+    full = with_seconds;
+  }
   g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (full, kt_app_timezone (app));
   if (dt == NULL) {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid",

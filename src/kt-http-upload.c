@@ -19,6 +19,7 @@
 #define G_LOG_DOMAIN "kt-http"
 
 #include "kt-http.h"
+#include "kt-probe.h"
 #include "kt-upload.h"
 
 static void
@@ -135,6 +136,31 @@ list_uploads (KtApp *app, KtRequest *request)
   kt_http_json (request->msg, SOUP_STATUS_OK, root);
 }
 
+/* The note is the upload's id. */
+static void
+on_imported (GObject *source, GAsyncResult *result, gpointer data)
+{
+  KtHttpLater *later = data;
+  KtApp *app = kt_http_later_app (later);
+  const char *id = kt_http_later_note (later);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *item_id = kt_library_import_finish (kt_app_library (app), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    kt_http_later_finish (later); /* the server is stopping */
+    return;
+  }
+  if (item_id == NULL)
+    g_info ("upload=%s refused: %s", id, error->message);
+  kt_uploads_set_outcome (kt_app_uploads (app), id, item_id,
+                          item_id ? NULL : kt_probe_error_teacher_text (error));
+  SoupServerMessage *msg = kt_http_later_msg (later);
+  g_autoptr (KtUpload) u = kt_uploads_get (kt_app_uploads (app), id);
+  if (msg != NULL && u != NULL)
+    reply_upload (msg, SOUP_STATUS_OK, u);
+  kt_http_later_finish (later);
+}
+
 static void
 write_chunk (KtApp *app, KtRequest *request, KtUpload *u)
 {
@@ -156,8 +182,13 @@ write_chunk (KtApp *app, KtRequest *request, KtUpload *u)
     upload_error (msg, error);
     return;
   }
-  if (g_str_equal (u->state, "complete"))
-    kt_app_import_upload (app, u); /* sets item or error on @u */
+  if (g_str_equal (u->state, "complete")) {
+    /* The probe takes a moment: answer when it has decided. */
+    g_autofree char *path = kt_uploads_path (kt_app_uploads (app), u->id);
+    kt_library_import_async (kt_app_library (app), path, u->title, u->owner, on_imported,
+                             kt_http_later_new (app, request, u->id));
+    return;
+  }
   reply_upload (msg, SOUP_STATUS_OK, u);
 }
 

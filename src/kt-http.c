@@ -51,6 +51,7 @@ static const KtRoute kt_routes[] = {
   { "/api/users", "GET HEAD POST", "admin", kt_http_users_handle },
   { "/api/schedules", "GET HEAD", "admin", kt_http_schedules_handle },
   { "/api/lessons", "POST", "teacher admin", kt_http_lessons_handle },
+  { "/api/library/", "GET HEAD PATCH DELETE", "teacher admin", kt_http_library_handle },
   { "/api/uploads/", "GET HEAD POST PATCH DELETE", "teacher admin", kt_http_uploads_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },

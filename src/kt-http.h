@@ -79,6 +79,7 @@ void kt_http_users_handle (KtApp *app, KtRequest *request);
 void kt_http_schedules_handle (KtApp *app, KtRequest *request);
 void kt_http_uploads_handle (KtApp *app, KtRequest *request);
 void kt_http_lessons_handle (KtApp *app, KtRequest *request);
+void kt_http_library_handle (KtApp *app, KtRequest *request);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,

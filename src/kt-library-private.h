@@ -47,6 +47,11 @@ struct _KtLibrary {
   GCancellable *cancellable; /* cancelled at free: worker threads' results are dropped */
 };
 
+/* The columns kt_library_item_from_row reads, in its order. */
+#define KT_ITEM_COLUMNS                                                                       \
+  "id, kind, title, teacher, state, error, segment_count, segment_us, owner, "               \
+  "source_duration_us, description, created_us"
+KtItem *kt_library_item_from_row (sqlite3_stmt *stmt);
 void kt_library_remove_tree (const char *path);
 char *kt_library_tmp_dir (KtLibrary *library, const char *id);
 gboolean kt_library_set_state (KtLibrary *library, const char *id, KtItemState state,

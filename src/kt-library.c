@@ -39,6 +39,7 @@ kt_item_free (KtItem *item)
   g_free (item->teacher);
   g_free (item->owner);
   g_free (item->error);
+  g_free (item->description);
   g_free (item);
 }
 
@@ -153,30 +154,35 @@ column_text (sqlite3_stmt *stmt, int col)
 }
 
 KtItem *
+kt_library_item_from_row (sqlite3_stmt *stmt)
+{
+  KtItem *item = g_new0 (KtItem, 1);
+  item->id = column_text (stmt, 0);
+  item->kind = column_text (stmt, 1);
+  item->title = column_text (stmt, 2);
+  item->teacher = column_text (stmt, 3);
+  item->state = parse_state ((const char *) sqlite3_column_text (stmt, 4));
+  item->error = column_text (stmt, 5);
+  item->segment_count = sqlite3_column_int (stmt, 6);
+  item->duration_us = item->segment_count * sqlite3_column_int64 (stmt, 7);
+  item->owner = column_text (stmt, 8);
+  item->source_duration_us = sqlite3_column_int64 (stmt, 9);
+  item->description = column_text (stmt, 10);
+  item->created_us = sqlite3_column_int64 (stmt, 11);
+  return item;
+}
+
+KtItem *
 kt_library_get (KtLibrary *library, const char *id)
 {
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
-      "SELECT id, kind, title, teacher, state, error, segment_count, segment_us, owner, "
-      "source_duration_us FROM items WHERE id = ?",
+      "SELECT " KT_ITEM_COLUMNS " FROM items WHERE id = ?",
       NULL);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-  KtItem *item = NULL;
-  if (sqlite3_step (stmt) == SQLITE_ROW) {
-    item = g_new0 (KtItem, 1);
-    item->id = column_text (stmt, 0);
-    item->kind = column_text (stmt, 1);
-    item->title = column_text (stmt, 2);
-    item->teacher = column_text (stmt, 3);
-    item->state = parse_state ((const char *) sqlite3_column_text (stmt, 4));
-    item->error = column_text (stmt, 5);
-    item->segment_count = sqlite3_column_int (stmt, 6);
-    item->duration_us = item->segment_count * sqlite3_column_int64 (stmt, 7);
-    item->owner = column_text (stmt, 8);
-    item->source_duration_us = sqlite3_column_int64 (stmt, 9);
-  }
+  KtItem *item = sqlite3_step (stmt) == SQLITE_ROW ? kt_library_item_from_row (stmt) : NULL;
   sqlite3_reset (stmt);
   return item;
 }

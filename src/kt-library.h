@@ -35,6 +35,8 @@ typedef struct {
   guint segment_count;
   gint64 duration_us; /* segment_count × KT_SEGMENT_US */
   gint64 source_duration_us; /* an upload's probed length, 0 for made items */
+  char *description;
+  gint64 created_us;
 } KtItem;
 
 void kt_item_free (KtItem *item);
@@ -127,6 +129,18 @@ guint kt_library_imports_queued (KtLibrary *library);
  * has encoded against its length and the wall time it took; -1 when unknown
  * (not running, or too early to tell). */
 gint64 kt_library_job_eta_us (KtLibrary *library, const char *id);
+
+/* The catalogue (kt-library-catalog.c). */
+
+/* Items of @kind (all kinds when NULL) owned by @owner (anyone's when NULL),
+ * newest first: KtItem*. */
+GPtrArray *kt_library_list (KtLibrary *library, const char *kind, const char *owner);
+/* Change an item's title and/or description (NULL: unchanged). */
+gboolean kt_library_set_text (KtLibrary *library, const char *id, const char *title,
+                              const char *description, GError **error);
+/* Remove an item: its row, its segments, a job making it. Channels airing
+ * it stop doing so when they are next assembled. */
+gboolean kt_library_delete (KtLibrary *library, const char *id, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLibrary, kt_library_free)
 

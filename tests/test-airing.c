@@ -308,7 +308,13 @@ test_schedule_from_api (void)
                                                              no_csrf_headers, "application/json", body);
   g_assert_cmpuint (no_csrf->status, ==, 403);
 
-  g_autoptr (KtTestResponse) r = kt_test_request_as (app, &teacher, "POST", "/api/lessons",
+  /* lesson-b is not this teacher's lecture: not theirs to schedule. */
+  g_autoptr (KtTestResponse) not_theirs = kt_test_request_as (app, &teacher, "POST", "/api/lessons",
+                                                              "application/json", body);
+  g_assert_cmpuint (not_theirs->status, ==, 404);
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autoptr (KtTestResponse) r = kt_test_request_as (app, &admin, "POST", "/api/lessons",
                                                      "application/json", body);
   g_assert_cmpuint (r->status, ==, 201);
   g_autofree char *after = NULL;
@@ -329,7 +335,7 @@ test_schedule_from_api (void)
 
   /* Overlapping lesson A (09:00–09:00:10): refused, file untouched. */
   g_autoptr (KtTestResponse) clash = kt_test_request_as (
-      app, &teacher, "POST", "/api/lessons", "application/json",
+      app, &admin, "POST", "/api/lessons", "application/json",
       "{\"channel\": \"7\", \"item\": \"lesson-b\", \"start\": \"2026-12-01T09:00:05\"}");
   g_assert_cmpuint (clash->status, ==, 409);
   g_autofree char *clash_text = kt_test_body_text (clash);
@@ -339,11 +345,11 @@ test_schedule_from_api (void)
   g_assert_cmpstr (unchanged, ==, after);
 
   g_autoptr (KtTestResponse) no_item = kt_test_request_as (
-      app, &teacher, "POST", "/api/lessons", "application/json",
+      app, &admin, "POST", "/api/lessons", "application/json",
       "{\"channel\": \"7\", \"item\": \"nothing\", \"start\": \"2026-12-02T09:00:00\"}");
   g_assert_cmpuint (no_item->status, ==, 404);
   g_autoptr (KtTestResponse) bad_time = kt_test_request_as (
-      app, &teacher, "POST", "/api/lessons", "application/json",
+      app, &admin, "POST", "/api/lessons", "application/json",
       "{\"channel\": \"7\", \"item\": \"lesson-b\", \"start\": \"next tuesday\"}");
   g_assert_cmpuint (bad_time->status, ==, 400);
 

@@ -481,7 +481,12 @@ kt_test_make_clip_full (const char *dir, const char *name, const char *video, co
 {
   char *path = g_build_filename (dir, name, NULL);
   g_autoptr (GString) desc = g_string_new (NULL);
-  g_autofree char *location = g_strescape (path, NULL);
+  /* Quote for gst_parse: only " and \ need a backslash (g_strescape would
+   * also turn every non-ASCII byte of a Chinese file name into octal). */
+  g_autoptr (GString) quoted = g_string_new (path);
+  g_string_replace (quoted, "\\", "\\\\", 0);
+  g_string_replace (quoted, "\"", "\\\"", 0);
+  const char *location = quoted->str;
   g_string_append_printf (desc, "mp4mux name=mux faststart=%s ! filesink location=\"%s\" ",
                           faststart ? "true" : "false", location);
   int w, h, fps, rate, channels;
