@@ -104,24 +104,36 @@ test_chunks_resume_and_complete (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (status, ==, 0);
   g_assert_cmpint (offset_of (f, id), ==, 100000);
 
-  /* Resume from what the server says, to the end. */
-  for (gsize at = offset_of (f, id); at < size; at += 100000) {
-    gsize len = MIN (100000, size - at);
+  /* Resume from what the server says, to the last chunk: every byte is on
+   * disk as sent. */
+  gsize last = size - 17;
+  for (gsize at = offset_of (f, id); at < last; at += 100000) {
+    gsize len = MIN (100000, last - at);
     g_autoptr (KtTestResponse) r = patch (f, id, at, data + at, len);
     g_assert_cmpuint (r->status, ==, 200);
   }
-  g_autoptr (KtUpload) u = kt_uploads_get (kt_app_uploads (f->app), id);
-  g_assert_cmpstr (u->state, ==, "complete");
   g_autofree char *path = kt_uploads_path (kt_app_uploads (f->app), id);
   g_autofree char *stored = NULL;
   gsize stored_len;
   g_assert_true (g_file_get_contents (path, &stored, &stored_len, NULL));
-  g_assert_cmpuint (stored_len, ==, size);
-  g_assert_cmpmem (stored, stored_len, data, size);
+  g_assert_cmpuint (stored_len, ==, last);
+  g_assert_cmpmem (stored, stored_len, data, last);
+
+  /* The last chunk completes it, and the library looks at it: random bytes
+   * are no lecture, refused in words a teacher reads, the file removed. */
+  g_autoptr (KtTestResponse) final = patch (f, id, last, data + last, 17);
+  g_assert_cmpuint (final->status, ==, 200);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *o = json_of (final, parser);
+  g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "refused");
+  g_assert_nonnull (strstr (json_object_get_string_member (o, "error"), "不是视频或音频"));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 
   /* Nothing more may be added. */
   g_autoptr (KtTestResponse) more = patch (f, id, size, data, 10);
   g_assert_cmpuint (more->status, ==, 400);
+  g_autoptr (KtUpload) u = kt_uploads_get (kt_app_uploads (f->app), id);
+  g_assert_cmpstr (u->state, ==, "refused");
 }
 
 static void
