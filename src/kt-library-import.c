@@ -438,8 +438,7 @@ on_imported (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   ImportRequest *r = g_task_get_task_data (G_TASK (result));
   KtProbe *probe = g_task_propagate_pointer (G_TASK (result), &error);
-  if (probe == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    kt_probe_free (probe);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_task_return_error (outer, g_steal_pointer (&error));
     return; /* the library is gone or stopped: touch nothing */
   }

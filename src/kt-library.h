@@ -114,7 +114,9 @@ char *kt_library_import (KtLibrary *library, const char *source_path, const char
 void kt_library_import_async (KtLibrary *library, const char *source_path, const char *title,
                               const char *owner, GAsyncReadyCallback callback,
                               gpointer user_data);
-/* (transfer full) the new item id, or NULL with @error. */
+/* (transfer full) the new item id, or NULL with @error: a KT_PROBE_ERROR
+ * refusal, a KT_LIBRARY_ERROR_IO when the file could not be moved, or
+ * G_IO_ERROR_CANCELLED when the library stopped meanwhile. */
 char *kt_library_import_finish (KtLibrary *library, GAsyncResult *result, GError **error);
 
 /* Let normalizations run, at most @max_jobs at once: the ones imported
