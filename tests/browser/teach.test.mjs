@@ -41,16 +41,27 @@ function diag(text) {
   for (const line of String(text).split('\n')) console.log(`# ${line}`);
 }
 
+let page = null;
+
+class Skip extends Error {}
+
 async function check(name, fn) {
   n += 1;
   try {
     await fn();
     console.log(`ok ${n} - ${name}`);
   } catch (err) {
+    if (err instanceof Skip) {
+      console.log(`ok ${n} - ${name} # SKIP ${err.message}`);
+      if (page) await page.unrouteAll({ behavior: 'ignoreErrors' });
+      return;
+    }
     failures += 1;
     console.log(`not ok ${n} - ${name}`);
     diag(err && err.stack ? err.stack : err);
   }
+  // Routed answers belong to one check only.
+  if (page) await page.unrouteAll({ behavior: 'ignoreErrors' });
 }
 
 function assert(cond, message) {
@@ -149,7 +160,7 @@ browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
 const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-const page = await context.newPage();
+page = await context.newPage();
 const pageErrors = [];
 page.on('pageerror', (err) => pageErrors.push(String(err)));
 
@@ -164,12 +175,14 @@ async function me(p) {
   return JSON.parse(await (await p.request.get(`${base}/api/me`)).text());
 }
 
+const LIBRARY = /\/api\/library(\/|\?|$)/;
+
 function json(route, status, body, headers = {}) {
   return route.fulfill({ status, contentType: 'application/json; charset=utf-8', headers,
     body: body === null ? '' : JSON.stringify(body) });
 }
 
-console.log('1..13');
+console.log('1..16');
 
 // ---------------------------------------------------------------------------
 
@@ -245,7 +258,6 @@ await check('upload.html sends the MP4 in chunks and the progress bar reaches it
     `server has ${JSON.stringify(up)}`);
   diag(`uploaded ${mp4Size} bytes in ${patches.length} chunks; server: ${JSON.stringify({ state: up.state, item: up.item, error: up.error })}`);
   await shot(page, 'upload-done.png');
-  await page.unroute('**/api/uploads/*');
 });
 
 await check('a dropped chunk is retried: "网络中断，正在重试…", then the upload completes', async () => {
@@ -273,7 +285,6 @@ await check('a dropped chunk is retried: "网络中断，正在重试…", then 
   await page.waitForSelector('#result:not(.hidden)', { timeout: 20_000 });
   assert((await page.textContent('#result')).includes('上传完成'), 'did not complete after the retry');
   assert(await page.evaluate(() => document.getElementById('upload-progress').value === 100), 'bar not full');
-  await page.unroute('**/api/uploads/*');
 });
 
 await check('after a reload, re-picking the same file resumes from the server\'s offset', async () => {
@@ -314,6 +325,9 @@ await check('after a reload, re-picking the same file resumes from the server\'s
   assert(mine.length === 1 && mine[0].offset === mp4Size, `server has ${JSON.stringify(mine)}`);
 });
 
+let libraryThere = false;
+let realItem = null;
+
 await check('the uploaded lecture appears in the /teach/ list', async () => {
   await page.goto(`${base}/teach/`);
   await page.waitForSelector('.lecture', { timeout: 10_000 });
@@ -324,6 +338,80 @@ await check('the uploaded lecture appears in the /teach/ list', async () => {
   const mode = await page.evaluate(() => window.ketangHome.mode());
   diag(`list from ${mode === 'library' ? 'GET /api/library' : 'GET /api/uploads (library not there yet)'}; state "${state}"`);
   await shot(page, 'home-desktop.png');
+  libraryThere = mode === 'library';
+});
+
+// ---- with the real library (when the server imports uploads) ----
+
+await check('the lecture becomes 可以播放 and 预览 plays it inline', async () => {
+  if (!libraryThere) throw new Skip('GET /api/library is not there yet');
+  const card = page.locator('.lecture', { hasText: '书法入门 第一讲' });
+  // The page refreshes by itself while the lecture is processing.
+  await page.waitForFunction(() => [...document.querySelectorAll('.lecture')].some((li) =>
+    li.textContent.includes('书法入门 第一讲') && li.getAttribute('data-state') !== 'processing'),
+  null, { timeout: 60_000 });
+  const state = await card.getAttribute('data-state');
+  assert(state === 'ready', `state ${state}: "${await card.locator('.lecture-state').textContent()}"`);
+  realItem = await card.getAttribute('data-id');
+  assert((await card.locator('.lecture-state').textContent()) === '可以播放', 'state in words');
+  assert(/时长 \d\d:\d\d/.test(await card.locator('.lecture-meta').textContent()), 'length shown');
+  await card.locator('.action-preview').click();
+  await page.waitForFunction((id) => {
+    const v = document.querySelector(`.lecture[data-id="${id}"] video`);
+    return v && v.currentTime > 1;
+  }, realItem, { timeout: 20_000 });
+  assert((await card.locator('.action-preview').textContent()) === '关闭预览', 'close label');
+  await shot(page, 'home-preview.png');
+  await card.locator('.action-preview').click();
+  assert((await card.locator('video').count()) === 0, 'the player was not closed');
+});
+
+await check('编辑 saves the title and description on the server', async () => {
+  if (!realItem) throw new Skip('no ready lecture');
+  const card = page.locator(`.lecture[data-id="${realItem}"]`);
+  await card.locator('.action-edit').click();
+  await card.locator('.edit-title').fill('');
+  await card.locator('.edit-save').click();
+  assert((await card.locator('.lecture-panel .message').textContent()) === '请填写标题。', 'empty title refused');
+  await card.locator('.edit-title').fill('书法入门 第一讲（修订）');
+  await card.locator('.edit-description').fill('从执笔、坐姿讲起');
+  await card.locator('.edit-save').click();
+  await card.locator('.message-ok').waitFor();
+  const lib = JSON.parse(await (await page.request.get(`${base}/api/library`)).text());
+  const item = lib.items.find((i) => i.id === realItem);
+  assert(item.title === '书法入门 第一讲（修订）' && item.description === '从执笔、坐姿讲起',
+    `server has ${JSON.stringify(item)}`);
+  assert((await card.locator('.lecture-title').textContent()) === '书法入门 第一讲（修订）', 'card title');
+});
+
+await check('安排播出 puts it on the timetable; the same time again shows the clash', async () => {
+  if (!realItem) throw new Skip('no ready lecture');
+  // The schedules directory starts empty, so there is no channel to pick
+  // from yet: offer one; the lesson itself goes to the real server.
+  await page.route('**/api/channels', (route) => json(route, 200,
+    { channels: [{ id: '7', name: '第七频道·测试' }] }));
+  const card = page.locator(`.lecture[data-id="${realItem}"]`);
+  await Promise.all([page.waitForURL(/\/teach\/schedule\.html\?item=/), card.locator('.action-schedule').click()]);
+  await page.waitForSelector('#schedule-form:not(.hidden)');
+  assert((await page.textContent('#item-title')) === '书法入门 第一讲（修订）', 'item title');
+  await page.fill('#date', '2027-03-02');
+  await page.click('#submit');
+  await page.waitForSelector('#success:not(.hidden)');
+  const done = await page.textContent('#success-text');
+  assert(done === '已安排：第七频道·测试 2027年3月2日 周二 09:00', `success "${done}"`);
+  await shot(page, 'schedule-real-done.png');
+  await page.click('#again');
+  await page.click('#submit');
+  await page.waitForSelector('#form-message:not(.hidden)');
+  const clash = await page.textContent('#form-message');
+  assert(clash.includes('重叠'), `clash "${clash}"`);
+  diag(`clash shown: ${clash}`);
+  await shot(page, 'schedule-real-clash.png');
+  await page.unroute('**/api/channels');
+  const channels = JSON.parse(await (await page.request.get(`${base}/api/channels`)).text());
+  const seven = channels.channels.find((c) => c.id === '7');
+  assert(seven && seven.next && seven.next.source === `item:${realItem}`,
+    `GET /api/channels: ${JSON.stringify(channels)}`);
 });
 
 // ---- states the server cannot produce on demand: the documented answers, routed ----
@@ -347,7 +435,7 @@ await check('lecture list: states in words, lengths, progress refresh, edit with
   let gets = 0;
   const patched = [];
   const items = structuredClone(ITEMS);
-  await page.route('**/api/library*', async (route) => {
+  await page.route(LIBRARY, async (route) => {
     const req = route.request();
     if (req.method() === 'GET') {
       gets += 1;
@@ -405,8 +493,6 @@ await check('lecture list: states in words, lengths, progress refresh, edit with
   const why = await ready.locator('.lecture-panel .message').textContent();
   assert(why.includes('无法播放预览'), `preview problem: "${why}"`);
   assert(await page.evaluate(() => typeof window.Hls === 'function'), 'hls.js was not loaded');
-  await page.unroute('**/watch/it-ready/**');
-  await page.unroute('**/api/library*');
 });
 
 await check('admin: 删除 shows the lessons on the timetable and "仍然删除" sends ?force=1', async () => {
@@ -418,7 +504,7 @@ await check('admin: 删除 shows the lessons on the timetable and "仍然删除"
     body.user.role = 'admin';
     return json(route, 200, body);
   });
-  await page.route('**/api/library*', async (route) => {
+  await page.route(LIBRARY, async (route) => {
     const req = route.request();
     if (req.method() === 'GET') return json(route, 200, { items: ITEMS });
     if (req.method() === 'DELETE') {
@@ -441,6 +527,7 @@ await check('admin: 删除 shows the lessons on the timetable and "仍然删除"
   await long.locator('.action-delete').click();
   await long.locator('.delete-yes').click();
   await long.locator('.delete-anyway').waitFor();
+  await long.locator('.timetable-lessons li').nth(1).waitFor();
   const lessons = await long.locator('.timetable-lessons li').allTextContents();
   assert(lessons.length === 2 && lessons[0].includes('2026年12月1日') && lessons[0].includes('09:00') &&
     lessons[0].includes('书法入门'), `lessons: ${JSON.stringify(lessons)}`);
@@ -449,8 +536,6 @@ await check('admin: 删除 shows the lessons on the timetable and "仍然删除"
   await long.waitFor({ state: 'detached' });
   assert(deletes.length === 2 && deletes[0].endsWith('/api/library/it-long') &&
     deletes[1].endsWith('/api/library/it-long?force=1'), `DELETEs: ${JSON.stringify(deletes)}`);
-  await page.unroute('**/api/library*');
-  await page.unroute('**/api/me');
 });
 
 await check('schedule form: the clash message as the server says it, then "已安排：…"', async () => {
@@ -495,16 +580,13 @@ await check('schedule form: the clash message as the server says it, then "已�
     posts[1].body.start === '2026-12-01T14:00' && posts[1].body.weekly_until === '2027-01-19' &&
     !('title' in posts[1].body) && posts[1].csrf === token, `POST: ${JSON.stringify(posts[1])}`);
   await shot(page, 'schedule-done.png');
-  await page.unroute('**/api/items/it-ready');
-  await page.unroute('**/api/channels');
-  await page.unroute('**/api/lessons');
 });
 
 await check('a 390 px phone keeps big type and big buttons, nothing wider than the screen', async () => {
   const phone = await context.newPage();
   phone.on('pageerror', (err) => pageErrors.push(String(err)));
   await phone.setViewportSize({ width: 390, height: 844 });
-  await phone.route('**/api/library*', (route) => json(route, 200, { items: ITEMS }));
+  await phone.route(LIBRARY, (route) => json(route, 200, { items: ITEMS }));
   const problems = [];
   for (const [url, ready, name] of [
     ['/teach/', '.lecture', 'phone-home.png'],

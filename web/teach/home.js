@@ -30,6 +30,7 @@
   var order = [];         // ids in display order
   var pollTimer = null;
   var loading = false;
+  var changes = 0;        // local edits; a list fetched before one is stale
 
   /* ---- what a lecture's state says ---- */
 
@@ -375,6 +376,7 @@
               updated.title = newTitle;
               updated.description = desc.value;
             }
+            changes += 1;
             closePanel(card);
             updateCard(card, updated);
             flash(card, t('saved'), 'ok');
@@ -415,24 +417,25 @@
         null, null, function (status, data) {
           yes.disabled = false;
           if (status === 204 || status === 200) {
+            changes += 1;
             dropCard(card.item.id);
             showEmpty();
             return;
           }
           if (status === 409 && data && data.lessons) {
-            question.textContent = t('onTimetable');
+            var said = data.error && data.error.message;
+            question.textContent = K.hasChinese(said) ? said + '：' : t('onTimetable');
             var list = el('ul', 'lesson-list timetable-lessons');
-            for (var i = 0; i < data.lessons.length; i++) {
-              var l = data.lessons[i];
-              var parts = [l.channel, K.formatDateTime(l.start), l.title].filter(function (x) {
-                return !!x;
-              });
-              list.appendChild(el('li', null, parts.join(' · ')));
-            }
             question.appendChild(list);
-            if (data.error && K.hasChinese(data.error.message)) {
-              question.appendChild(el('span', null, data.error.message));
-            }
+            withChannelNames(function (names) {
+              for (var i = 0; i < data.lessons.length; i++) {
+                var l = data.lessons[i];
+                var parts = [names[l.channel] || l.channel, K.formatDateTime(l.start), l.title];
+                list.appendChild(el('li', null, parts.filter(function (x) {
+                  return !!x;
+                }).join(' · ')));
+              }
+            });
             yes.textContent = t('deleteAnyway');
             yes.className = 'btn btn-danger delete-anyway';
             yes.onclick = function () {
@@ -444,6 +447,18 @@
           K.showMessage(problem, K.errorText(status, data));
         });
     }
+  }
+
+  /* Channel ids → names ("2" → "第二频道·书画"), for lessons shown in words. */
+  function withChannelNames(done) {
+    K.request('GET', '/api/channels', null, null, function (status, data) {
+      var names = {};
+      var list = status === 200 && data && data.channels ? data.channels : [];
+      for (var i = 0; i < list.length; i++) {
+        names[list[i].id] = list[i].name;
+      }
+      done(names);
+    });
   }
 
   function dropCard(id) {
@@ -550,9 +565,14 @@
       return;
     }
     loading = true;
+    var before = changes;
     K.request('GET', '/api/library', null, { keep401: true }, function (status, data) {
       if (status === 200 && data && data.items) {
         loading = false;
+        if (changes !== before) {
+          load(); // fetched before a local edit: it would undo it on screen
+          return;
+        }
         mode = 'library';
         show($('list-note'), false);
         K.showMessage($('list-message'), '');

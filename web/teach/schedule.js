@@ -123,7 +123,17 @@
         return;
       }
       if (status === 409 && data && data.error && data.error.message) {
-        problem(data.error.message); // the clash, in the server's words
+        // The clash, in the server's words; said in plain Chinese first
+        // when the server's words are not.
+        var said = data.error.message;
+        problem(K.hasChinese(said) ? said : t('clash'));
+        if (!K.hasChinese(said)) {
+          var detail = document.createElement('span');
+          detail.className = 'message-detail';
+          detail.textContent = said;
+          $('form-message').appendChild(document.createElement('br'));
+          $('form-message').appendChild(detail);
+        }
         return;
       }
       if (status === 404) {

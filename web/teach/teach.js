@@ -113,6 +113,7 @@
       scheduledWeekly: '，每周一次，直到 {until}',
       scheduleAnother: '再安排一次',
       badTime: '日期或时间不正确，请检查后再试。',
+      clash: '这个时间和同一频道的另一节课重叠了，请换一个时间或频道。',
       // errors
       errNetwork: '无法连接服务器，请检查网络后再试。',
       errServer: '服务器出了问题，请稍后再试。',
@@ -121,7 +122,6 @@
       errTooLarge: '文件太大，服务器不接收。',
       errGeneric: '没有成功，请稍后再试。',
       // units
-      lessThanMinute: '不到 1 分钟',
       minutes: '{m} 分钟',
       hoursMinutes: '{h} 小时 {m} 分钟',
       weekdays: '周日 周一 周二 周三 周四 周五 周六',
@@ -219,13 +219,13 @@
       scheduledWeekly: ', weekly until {until}',
       scheduleAnother: 'Schedule again',
       badTime: 'The date or time is not valid. Please check and try again.',
+      clash: 'This time overlaps another lesson on the same channel. Please pick another time or channel.',
       errNetwork: 'Cannot reach the server. Check the network and try again.',
       errServer: 'The server has a problem. Please try again later.',
       errForbidden: 'You are not allowed to do this.',
       errNotFound: 'Not found; it may have been deleted.',
       errTooLarge: 'The file is too large for the server.',
       errGeneric: 'That did not work. Please try again later.',
-      lessThanMinute: 'under a minute',
       minutes: '{m} min',
       hoursMinutes: '{h} h {m} min',
       weekdays: 'Sun Mon Tue Wed Thu Fri Sat',
@@ -413,8 +413,14 @@
     }
   }
 
+  /* Is this a sentence in Chinese? Quoted names (“…”, 《…》, "…") do not
+   * count: "“书法” at 09:00 overlaps …" is English around a Chinese title. */
   function hasChinese(text) {
-    return typeof text === 'string' && /[\u3400-\u9fff]/.test(text);
+    if (typeof text !== 'string') {
+      return false;
+    }
+    var bare = text.replace(/“[^”]*”|《[^》]*》|"[^"]*"|「[^」]*」/g, '');
+    return /[\u3400-\u9fff]/.test(bare);
   }
 
   /* The server's message when it is meant for people (written in Chinese),
@@ -474,12 +480,9 @@
     return text + ' ' + units[i];
   }
 
-  /* Time left in words: "不到 1 分钟", "3 分钟", "1 小时 5 分钟". */
+  /* Time left in words: "1 分钟", "3 分钟", "1 小时 5 分钟" (rounded up). */
   function formatEta(seconds) {
-    if (seconds < 60) {
-      return t('lessThanMinute');
-    }
-    var minutes = Math.ceil(seconds / 60);
+    var minutes = Math.max(1, Math.ceil(seconds / 60));
     if (minutes < 60) {
       return t('minutes', { m: minutes });
     }
