@@ -182,7 +182,7 @@ function json(route, status, body, headers = {}) {
     body: body === null ? '' : JSON.stringify(body) });
 }
 
-console.log('1..16');
+console.log('1..17');
 
 // ---------------------------------------------------------------------------
 
@@ -323,6 +323,29 @@ await check('after a reload, re-picking the same file resumes from the server\'s
   const list = JSON.parse(await (await page.request.get(`${base}/api/uploads`)).text());
   const mine = list.uploads.filter((u) => u.filename === 'reload.mp4');
   assert(mine.length === 1 && mine[0].offset === mp4Size, `server has ${JSON.stringify(mine)}`);
+});
+
+await check('a file that is not a video is refused in red, in the server\'s words', async () => {
+  const noise = path.join(mediaDir, 'noise.mp4');
+  fs.writeFileSync(noise, Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919 + 13) % 251)));
+  await page.goto(`${base}/teach/upload.html`);
+  await page.waitForFunction(() => !document.getElementById('start').disabled);
+  await page.setInputFiles('#file', noise);
+  await page.click('#start');
+  await page.waitForSelector('#result:not(.hidden)', { timeout: 20_000 });
+  const result = await page.textContent('#result');
+  const kind = await page.getAttribute('#result', 'class');
+  if (kind.includes('message-ok') && result.includes('上传完成')) {
+    throw new Skip('the server does not check uploads yet');
+  }
+  assert(kind.includes('message-error'), `result is ${kind}: "${result}"`);
+  const color = await page.evaluate(() => getComputedStyle(document.getElementById('result')).backgroundColor);
+  assert(color === 'rgb(255, 180, 168)', `not red: ${color}`);
+  const up = JSON.parse(await (await page.request.get(`${base}/api/uploads`)).text())
+    .uploads.find((u) => u.filename === 'noise.mp4');
+  assert(up && up.state === 'refused' && result.includes(up.error), `server: ${JSON.stringify(up)}; page "${result}"`);
+  assert(!/[{}]/.test(result), 'raw JSON on the page');
+  await shot(page, 'upload-refused.png');
 });
 
 let libraryThere = false;

@@ -145,6 +145,7 @@
 
     // thumbnail or placeholder
     var img = card.thumb.firstChild;
+    card.thumb.className = item.thumbnail ? 'thumb' : 'thumb thumb-empty';
     if (item.thumbnail) {
       if (!img || img.tagName !== 'IMG') {
         card.thumb.textContent = '';

@@ -48,9 +48,6 @@
     if (d) {
       meta.push(t('length', { d: d }));
     }
-    if (item.teacher) {
-      meta.push(item.teacher);
-    }
     $('item-meta').textContent = meta.join(' · ');
     $('lesson-title').placeholder = item.title;
   }

@@ -65,6 +65,7 @@
       uploadRefused: '无法使用：{reason}',
       // upload
       uploadTitle: '上传讲座',
+      fileLabel: '讲课的视频或录音',
       chooseFile: '选择文件',
       chooseAnother: '换一个文件',
       noFile: '还没有选择文件。可以上传视频或录音。',
@@ -172,6 +173,7 @@
       uploadComplete: 'Uploaded, waiting to be processed',
       uploadRefused: 'Cannot be used: {reason}',
       uploadTitle: 'Upload a lecture',
+      fileLabel: 'Video or sound recording of the lecture',
       chooseFile: 'Choose a file',
       chooseAnother: 'Choose another file',
       noFile: 'No file chosen yet. You can upload a video or a sound recording.',

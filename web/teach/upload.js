@@ -161,6 +161,7 @@
     again.type = 'button';
     again.id = 'upload-another';
     again.onclick = reset;
+    $('result').appendChild(document.createElement('br'));
     $('result').appendChild(again);
   }
 
@@ -175,8 +176,9 @@
     up.inflight = 0;
     K.storage(up.key, null);
     if (data && (data.state === 'refused' || data.error)) {
+      // The server says why in words for teachers; shown as it is.
       var reason = data.error || t('errGeneric');
-      end('refused', t('refused', { reason: reason }), 'error', true);
+      end('refused', K.hasChinese(reason) ? reason : t('refused', { reason: reason }), 'error', false);
       return;
     }
     end('done', t('doneProcessing'), 'ok', true);
