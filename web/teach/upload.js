@@ -28,6 +28,7 @@
   var CHUNK_MIN = MB;
   var CHUNK_MAX = 4 * MB;
   var STALL_MS = 60000;         // no progress this long → treat as a network failure
+  var ANSWER_MS = 300000;       // after the last byte of a chunk: the server checks the file
   var RATE_WINDOW_MS = 30000;   // the rate is measured over this window
   var RETRY_MAX_S = 30;
 
@@ -232,6 +233,7 @@
     var blob = file.slice(start, start + n);
     var began = Date.now();
     up.inflight = 0;
+    up.sentAll = false;
     up.lastProgress = began;
     up.xhr = K.request('PATCH', '/api/uploads/' + encodeURIComponent(up.id), blob, {
       contentType: 'application/offset+octet-stream',
@@ -242,6 +244,7 @@
         }
         up.inflight = Math.min(loaded, n);
         up.lastProgress = Date.now();
+        up.sentAll = loaded >= n;
         sample();
         renderProgress();
       }
@@ -344,7 +347,8 @@
 
   function watchStalls() {
     up.stallTimer = window.setInterval(function () {
-      if (up && up.xhr && up.phase === 'uploading' && Date.now() - up.lastProgress > STALL_MS) {
+      var limit = up && up.sentAll ? ANSWER_MS : STALL_MS;
+      if (up && up.xhr && up.phase === 'uploading' && Date.now() - up.lastProgress > limit) {
         up.xhr.abort(); // reported as a network failure: retried
       }
     }, 5000);
