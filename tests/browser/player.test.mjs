@@ -108,10 +108,15 @@ const serverLog = [];
 let server = null;
 let serverExit = null; // { code, signal } once exited
 let serverExited = null; // promise
+let serverBase = null;
 
 function startServer(dataDir) {
+  fs.mkdirSync(path.join(dataDir, 'schedules'), { recursive: true });
   server = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', dataDir], {
-    env: { ...process.env, KETANG_DEMO_SECONDS: '12' },
+    // An empty timetable: only the demo channel, so no slate is being
+    // rendered while the player is measured.
+    env: { ...process.env, KETANG_DEMO_SECONDS: '12',
+           KETANG_SERVER_SCHEDULES_DIR: path.join(dataDir, 'schedules') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   serverExited = new Promise((resolve) => {
@@ -189,6 +194,27 @@ async function stopServer(timeoutMs = 15_000) {
   server.kill('SIGKILL');
   await serverExited;
   return { ...serverExit, timedOut: true };
+}
+
+// Best effort: let the server finish rendering other channels' media (it
+// keeps the CPU busy) before the browser starts decoding video. Not a
+// failure if it takes longer.
+async function waitForQuietServer(timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await getJson(`${serverBase}api/channels`);
+      const busy = r.body && Array.isArray(r.body.channels) ?
+        r.body.channels.filter((c) => c.state === 'preparing').map((c) => c.id) : [];
+      if (!busy.length) {
+        return;
+      }
+    } catch {
+      // keep waiting
+    }
+    await sleep(1000);
+  }
+  diag('other channels still preparing; going on anyway');
 }
 
 async function getJson(url) {
@@ -343,6 +369,7 @@ async function main() {
   // 1
   base = await gate(async () => {
     const url = await startServer(path.join(dataRoot, 'data'));
+    serverBase = url;
     diag(`server at ${url}`);
     return url;
   }, 'server did not start');
@@ -360,6 +387,7 @@ async function main() {
           r.body.channels.find((c) => String(c.id) === '1');
         if (r.status === 200 && ch && ch.state === 'on-air') {
           diag(`channel 1: ${JSON.stringify(ch)}`);
+          await waitForQuietServer();
           return;
         }
       } catch (err) {
