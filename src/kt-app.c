@@ -4,8 +4,9 @@
  *
  *   start: data dir → store (migrations) → auth → library (cleans abandoned
  *          jobs) → channels → HTTP listening → programmes (demo render if needed)
+ *          → attendance (closes sessions a previous process left open)
  *   stop:  jobs (pipelines to NULL) → HTTP (cancels logins being checked)
- *          → (free) channels, library, auth, store
+ *          → attendance flush → (free) channels, library, auth, store
  *
  * The demo lesson (--demo) is an ordinary library item made by the
  * demo-lesson pipeline. Its id is derived from what shapes it (title,
@@ -17,6 +18,7 @@
 #define G_LOG_DOMAIN "kt-app"
 
 #include "kt-app.h"
+#include "kt-attendance.h"
 #include "kt-auth.h"
 #include "kt-clock.h"
 #include "kt-http.h"
@@ -33,6 +35,7 @@ struct _KtApp {
   char *demo_item_id;
   KtStore *store;
   KtAuth *auth;
+  KtAttendance *attendance;
   KtUploads *uploads;
   KtLibrary *library;
   KtSegmentStore *segments;
@@ -292,7 +295,13 @@ kt_app_start (KtApp *app, GError **error)
   start_timetable (app);
   kt_library_start_imports (app->library,
                             (guint) kt_config_get_int (app->config, "library", "max_jobs"));
-  return TRUE;
+  KtAttendanceOptions options = {
+    kt_config_get_int (app->config, "attendance", "heartbeat_seconds") * KT_USEC_PER_SEC,
+    kt_config_get_int (app->config, "attendance", "timeout_seconds") * KT_USEC_PER_SEC,
+    (guint) kt_config_get_int (app->config, "attendance", "flush_seconds") * 1000,
+  };
+  app->attendance = kt_attendance_new (app->store, &options, error);
+  return app->attendance != NULL;
 }
 
 void
@@ -306,6 +315,12 @@ kt_app_stop (KtApp *app)
   if (app->library)
     kt_library_stop_jobs (app->library);
   g_clear_pointer (&app->http, kt_http_free);
+  if (app->attendance) {
+    g_autoptr (GError) error = NULL;
+    if (!kt_attendance_flush (app->attendance, kt_clock_now_us (), &error))
+      g_warning ("attendance not saved at stop: %s", error->message);
+    g_clear_pointer (&app->attendance, kt_attendance_free);
+  }
 }
 
 void
@@ -429,4 +444,16 @@ const char *
 kt_app_demo_item_id (KtApp *app)
 {
   return app->demo_item_id;
+}
+
+KtAttendance *
+kt_app_attendance (KtApp *app)
+{
+  return app->attendance;
+}
+
+KtStore *
+kt_app_store (KtApp *app)
+{
+  return app->store;
 }

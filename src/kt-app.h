@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "kt-attendance.h"
 #include "kt-auth.h"
 #include "kt-channel.h"
 #include "kt-config.h"
@@ -40,6 +41,10 @@ const char *kt_app_base_uri (KtApp *app);
 /* Read by the HTTP routes; borrowed for the app's lifetime. */
 const KtConfig *kt_app_config (KtApp *app);
 KtAuth *kt_app_auth (KtApp *app);
+/* Viewer sessions and heartbeats; NULL before kt_app_start() and after stop. */
+KtAttendance *kt_app_attendance (KtApp *app);
+/* The one database handle (for modules without an object of their own). */
+KtStore *kt_app_store (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);
 KtUploads *kt_app_uploads (KtApp *app);
 /* A lesson on some channel that airs a given item. */

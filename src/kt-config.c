@@ -25,14 +25,14 @@
 
 G_DEFINE_QUARK (kt-config-error-quark, kt_config_error)
 
-typedef enum { KT_TYPE_STRING, KT_TYPE_INT, KT_TYPE_BOOL } KtConfigType;
+typedef enum { KT_TYPE_STRING, KT_TYPE_INT, KT_TYPE_BOOL, KT_TYPE_DOUBLE } KtConfigType;
 
 typedef struct {
   const char *group;
   const char *key;
   KtConfigType type;
   const char *default_value;
-  gint64 min, max; /* for KT_TYPE_INT */
+  gint64 min, max; /* for KT_TYPE_INT and KT_TYPE_DOUBLE */
   const char *help;
 } KtConfigKey;
 
@@ -65,6 +65,14 @@ static const KtConfigKey kt_config_keys[] = {
     "Name of channel 1" },
   { "library", "max_jobs", KT_TYPE_INT, "1", 1, 16,
     "Uploads normalized at the same time (each runs a full x264 ladder)" },
+  { "attendance", "heartbeat_seconds", KT_TYPE_INT, "20", 5, 600,
+    "Seconds between a player's heartbeats; watched time per heartbeat is capped at twice this" },
+  { "attendance", "timeout_seconds", KT_TYPE_INT, "60", 10, 3600,
+    "A viewer not heard from for this long has left (at their last heartbeat)" },
+  { "attendance", "flush_seconds", KT_TYPE_INT, "5", 1, 300,
+    "Heartbeats are written to the database in one transaction this often" },
+  { "attendance", "attended_share", KT_TYPE_DOUBLE, "0.6", 0, 1,
+    "Share of a lesson's slot a viewer must watch to count as attended (0 to 1)" },
   { "demo", "title", KT_TYPE_STRING, "示范课：太极拳入门", 0, 0,
     "Title of the demo lesson made by --demo" },
   { "demo", "teacher", KT_TYPE_STRING, "示范教师", 0, 0,
@@ -149,6 +157,18 @@ check_value (const KtConfigKey *k, const char *value, const char *origin, GError
         g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_VALUE,
                      "%s: [%s] %s must be a whole number from %" G_GINT64_FORMAT
                      " to %" G_GINT64_FORMAT ", not “%s”",
+                     origin, k->group, k->key, k->min, k->max, value);
+        return FALSE;
+      }
+      return TRUE;
+    }
+    case KT_TYPE_DOUBLE: {
+      char *end = NULL;
+      double d = g_ascii_strtod (value, &end);
+      if (value[0] == '\0' || end == NULL || *end != '\0' || !(d >= k->min && d <= k->max)) {
+        g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_VALUE,
+                     "%s: [%s] %s must be a number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+                     ", not “%s”",
                      origin, k->group, k->key, k->min, k->max, value);
         return FALSE;
       }
@@ -306,6 +326,13 @@ kt_config_get_int (const KtConfig *config, const char *group, const char *key)
 {
   const KtConfigValue *v = lookup (config, group, key, KT_TYPE_INT);
   return v ? g_ascii_strtoll (v->value, NULL, 10) : 0;
+}
+
+double
+kt_config_get_double (const KtConfig *config, const char *group, const char *key)
+{
+  const KtConfigValue *v = lookup (config, group, key, KT_TYPE_DOUBLE);
+  return v ? g_ascii_strtod (v->value, NULL) : 0;
 }
 
 gboolean

@@ -31,6 +31,7 @@ void kt_config_free (KtConfig *config);
 const char *kt_config_get_string (const KtConfig *config, const char *group, const char *key);
 gint64 kt_config_get_int (const KtConfig *config, const char *group, const char *key);
 gboolean kt_config_get_bool (const KtConfig *config, const char *group, const char *key);
+double kt_config_get_double (const KtConfig *config, const char *group, const char *key);
 
 /* The effective configuration as a commented INI file (for --print-config). */
 char *kt_config_to_string (const KtConfig *config);

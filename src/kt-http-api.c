@@ -70,8 +70,8 @@ add_channel (JsonBuilder *b, KtApp *app, KtChannel *channel, gint64 now_us)
 
 /* ?from=&to= as ISO 8601 (a date or a date and time, in the server's zone
  * when no offset is given); the default is today. */
-static gboolean
-parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from, gint64 *to)
+gboolean
+kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from, gint64 *to)
 {
   GTimeZone *tz = kt_app_timezone (app);
   g_autoptr (GHashTable) query = NULL;
@@ -113,7 +113,7 @@ static void
 handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now_us)
 {
   gint64 from, to;
-  if (!parse_range (app, msg, now_us, &from, &to))
+  if (!kt_http_parse_range (app, msg, now_us, &from, &to))
     return;
   GTimeZone *tz = kt_app_timezone (app);
   g_autoptr (GArray) lessons = kt_channel_lessons_between (channel, from, to);

@@ -30,6 +30,7 @@
 #include "kt-config.h"
 #include "kt-library.h"
 #include "kt-store.h"
+#include "kt-viewpoint.h"
 
 #define JSON_BODY_MAX (64 * 1024)
 
@@ -53,6 +54,9 @@ static const KtRoute kt_routes[] = {
   { "/api/lessons", "POST", "teacher admin", kt_http_lessons_handle },
   { "/api/library/", "GET HEAD PATCH DELETE", "teacher admin", kt_http_library_handle },
   { "/api/uploads/", "GET HEAD POST PATCH DELETE", "teacher admin", kt_http_uploads_handle },
+  { "/api/heartbeat", "POST", "public", kt_http_heartbeat_handle }, /* checks its own token */
+  { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
+  { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },
   { "/watch/", "GET HEAD", "public", kt_http_watch_handle },
@@ -165,6 +169,20 @@ kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error)
         status = SOUP_STATUS_SERVICE_UNAVAILABLE, code = "busy";
         break;
       case KT_AUTH_ERROR_STORE:
+        break;
+    }
+  } else if (error->domain == KT_VIEWPOINT_ERROR) {
+    switch ((KtViewpointError) error->code) {
+      case KT_VIEWPOINT_ERROR_INVALID:
+        status = SOUP_STATUS_BAD_REQUEST, code = "invalid";
+        break;
+      case KT_VIEWPOINT_ERROR_EXISTS:
+        status = SOUP_STATUS_CONFLICT, code = "exists";
+        break;
+      case KT_VIEWPOINT_ERROR_NOT_FOUND:
+        status = SOUP_STATUS_NOT_FOUND, code = "not-found";
+        break;
+      case KT_VIEWPOINT_ERROR_STORE:
         break;
     }
   } else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||

@@ -80,6 +80,14 @@ void kt_http_schedules_handle (KtApp *app, KtRequest *request);
 void kt_http_uploads_handle (KtApp *app, KtRequest *request);
 void kt_http_lessons_handle (KtApp *app, KtRequest *request);
 void kt_http_library_handle (KtApp *app, KtRequest *request);
+void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
+void kt_http_attendance_handle (KtApp *app, KtRequest *request);
+void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
+
+/* ?from=&to= as ISO 8601 dates or date-times in the server's zone; the
+ * default is today. FALSE with 400 answered on a bad or too long range. */
+gboolean kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from,
+                              gint64 *to);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,

@@ -89,6 +89,45 @@ static const char *const kt_store_migrations[] = {
   "ALTER TABLE items ADD COLUMN source_duration_us INTEGER;"
   "ALTER TABLE items ADD COLUMN probe TEXT;"
   "ALTER TABLE items ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+  /* 5: viewing points (kt-viewpoint) and attendance (kt-attendance). A
+   * viewing point's access token is kept only as its hex SHA-256; the 6-digit
+   * code is for typing on a TV remote. A viewer session is one viewer (a
+   * viewing point, 'vp:<id>', or a browser at home, 'u:<random id>') on one
+   * lesson occurrence of one channel; the lesson's title, teacher and times
+   * are copied in so that reports need no timetable (it may have changed
+   * since). left_us is NULL while the session is open. */
+  "CREATE TABLE viewpoints ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+  "  township TEXT NOT NULL,"
+  "  contact TEXT NOT NULL DEFAULT '',"
+  "  phone TEXT NOT NULL DEFAULT '',"
+  "  seats INTEGER NOT NULL DEFAULT 0,"
+  "  disabled INTEGER NOT NULL DEFAULT 0,"
+  "  token_hash TEXT NOT NULL UNIQUE,"
+  "  code TEXT NOT NULL UNIQUE,"
+  "  created_us INTEGER NOT NULL"
+  ");"
+  "CREATE TABLE viewer_sessions ("
+  "  id INTEGER PRIMARY KEY,"
+  "  viewer_key TEXT NOT NULL,"
+  "  viewpoint_id INTEGER REFERENCES viewpoints (id) ON DELETE SET NULL,"
+  "  viewer_name TEXT NOT NULL DEFAULT '',"
+  "  channel TEXT NOT NULL,"
+  "  lesson_title TEXT NOT NULL,"
+  "  lesson_teacher TEXT NOT NULL DEFAULT '',"
+  "  lesson_start_us INTEGER NOT NULL,"
+  "  lesson_end_us INTEGER NOT NULL,"
+  "  joined_us INTEGER NOT NULL,"
+  "  last_us INTEGER NOT NULL,"
+  "  left_us INTEGER,"
+  "  watched_us INTEGER NOT NULL DEFAULT 0,"
+  "  stalls INTEGER NOT NULL DEFAULT 0,"
+  "  headcount INTEGER,"
+  "  UNIQUE (viewer_key, channel, lesson_start_us)"
+  ");"
+  "CREATE INDEX viewer_sessions_lesson ON viewer_sessions (lesson_start_us, channel);"
+  "CREATE INDEX viewer_sessions_open ON viewer_sessions (left_us) WHERE left_us IS NULL;",
 };
 
 struct _KtStore {

@@ -4,6 +4,7 @@
  *                [--print-config]
  *   ketang schedule check [--data DIR] FILE…
  *   ketang user add|passwd|list|disable|enable [--data DIR] … (kt-cli-user.c)
+ *   ketang viewpoint add|token|list|disable|enable [--data DIR] … (kt-cli-viewpoint.c)
  *   ketang --version | --help
  *
  * Exit codes follow sysexits.h so scripts and systemd can tell a typo in the
@@ -25,6 +26,7 @@
 #include "kt-build-config.h"
 #include "kt-cli-schedule.h"
 #include "kt-cli-user.h"
+#include "kt-cli-viewpoint.h"
 #include "kt-config.h"
 #include "kt-store.h"
 
@@ -41,6 +43,9 @@ static const char usage_text[] =
     "  user passwd|disable|enable NAME, user list\n"
     "                 Manage accounts (see `ketang user --help`); the password\n"
     "                 is read from standard input or --password-file\n"
+    "  viewpoint add --township TEXT NAME, viewpoint token|disable|enable NAME,\n"
+    "  viewpoint list Manage viewing points (收视点); add and token print the\n"
+    "                 room's access token and kiosk URL once\n"
     "\n"
     "Options:\n"
     "  --version      Print the version and exit\n"
@@ -181,6 +186,8 @@ main (int argc, char **argv)
     return kt_cli_schedule (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "user"))
     return kt_cli_user (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "viewpoint"))
+    return kt_cli_viewpoint (argc - 1, argv + 1);
   g_printerr ("ketang: unknown command “%s”\n%s", argv[1], usage_text);
   return EX_USAGE;
 }

@@ -1,0 +1,402 @@
+/* kt-http-attendance: heartbeats in, attendance reports out.
+ *
+ *   POST /api/heartbeat   {"token"? | "code"? | "viewer" + "name"?, "channel",
+ *                          "state": "playing"|"paused"|"stalled", "headcount"?} → 204
+ *   GET  /api/attendance/lessons?from=&to=[&channel=]      per lesson, JSON
+ *   GET  /api/attendance/lessons.csv?from=&to=[&channel=]  the same for Excel
+ *   GET  /api/attendance/online                            the live board
+ *
+ * The heartbeat route is public in the route table because a kiosk has no
+ * login: it authenticates itself, by the viewing point's token (or its
+ * 6-digit code), or, for a browser at home, takes the random "viewer" id the
+ * page keeps in localStorage (nothing to steal there: it only names a row
+ * in the report). It has no cookie, so there is nothing for CSRF to ride on.
+ * It answers from memory: kt-attendance writes in batches.
+ *
+ * The reports are for administrators (the route table says so). The CSV is
+ * what a county office opens in Excel: UTF-8 with a byte-order mark (else
+ * Excel reads it as GBK and the Chinese turns to mojibake), CRLF line ends,
+ * fields quoted when they hold a comma, quote or line break, and a field
+ * that starts like a formula (= + - @) prefixed with ' so that a room named
+ * "=HYPERLINK(…)" stays text.
+ */
+#define G_LOG_DOMAIN "kt-http"
+
+#include "kt-attendance.h"
+#include "kt-clock.h"
+#include "kt-http.h"
+#include "kt-viewpoint.h"
+
+#define VIEWER_ID_MAX 64
+#define NAME_MAX_BYTES 120
+#define HEADCOUNT_MAX 100000
+
+static gboolean
+viewer_id_ok (const char *id)
+{
+  gsize len = strlen (id);
+  if (len == 0 || len > VIEWER_ID_MAX)
+    return FALSE;
+  for (const char *p = id; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+code_ok (const char *code)
+{
+  if (strlen (code) != 6)
+    return FALSE;
+  for (const char *p = code; *p; p++)
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* A string member, or NULL; FALSE when it is there but not a string. */
+static gboolean
+get_string (JsonObject *o, const char *name, const char **out)
+{
+  JsonNode *node = json_object_get_member (o, name);
+  *out = NULL;
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  *out = json_node_get_string (node);
+  return TRUE;
+}
+
+void
+kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
+{
+  SoupServerMessage *msg = request->msg;
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  if (len == 0 || len > 4096 || !g_utf8_validate (data, len, NULL) ||
+      !json_parser_load_from_data (parser, data, len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "the body must be a JSON object");
+    return;
+  }
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  const char *token, *code, *viewer, *name, *channel_id, *state_text;
+  KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1 };
+  if (!get_string (o, "token", &token) || !get_string (o, "code", &code) ||
+      !get_string (o, "viewer", &viewer) || !get_string (o, "name", &name) ||
+      !get_string (o, "channel", &channel_id) || !get_string (o, "state", &state_text) ||
+      channel_id == NULL || !kt_play_state_from_string (state_text, &hb.state) ||
+      (viewer && !viewer_id_ok (viewer)) || (code && !code_ok (code)) ||
+      (name && (strlen (name) > NAME_MAX_BYTES)) ||
+      (token == NULL && code == NULL && viewer == NULL)) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                   "expected {\"token\" or \"code\" or \"viewer\", \"channel\", \"state\": "
+                   "\"playing\"|\"paused\"|\"stalled\", \"headcount\"?}");
+    return;
+  }
+  JsonNode *headcount = json_object_get_member (o, "headcount");
+  if (headcount != NULL && !JSON_NODE_HOLDS_NULL (headcount)) {
+    if (!JSON_NODE_HOLDS_VALUE (headcount) || json_node_get_value_type (headcount) != G_TYPE_INT64 ||
+        json_node_get_int (headcount) < 0 || json_node_get_int (headcount) > HEADCOUNT_MAX) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                     "headcount must be a whole number from 0 to %d", HEADCOUNT_MAX);
+      return;
+    }
+    hb.headcount = json_node_get_int (headcount);
+  }
+
+  g_autoptr (KtViewpoint) viewpoint = NULL;
+  if (token != NULL || code != NULL) {
+    g_autoptr (GError) error = NULL;
+    KtStore *store = kt_app_store (app);
+    viewpoint = token ? kt_viewpoint_find_token (store, token, &error)
+                      : kt_viewpoint_find_code (store, code, &error);
+    if (viewpoint == NULL) {
+      if (g_error_matches (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND))
+        kt_http_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
+                       "unknown viewing point token or code");
+      else
+        kt_http_error_from_gerror (msg, error);
+      return;
+    }
+    if (viewpoint->disabled) {
+      kt_http_error (msg, SOUP_STATUS_FORBIDDEN, "disabled", "this viewing point is disabled");
+      return;
+    }
+    hb.viewpoint_id = viewpoint->id;
+    hb.name = viewpoint->name;
+  } else {
+    hb.viewer = viewer;
+    hb.name = name ? name : "";
+  }
+  KtChannel *channel = kt_app_find_channel (app, channel_id);
+  if (channel == NULL) {
+    kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no channel “%s”", channel_id);
+    return;
+  }
+  kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                "no-store");
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static double
+round_to (double value, double unit)
+{
+  return (double) (gint64) (value / unit + 0.5) * unit; /* values are never negative */
+}
+
+static double
+minutes (gint64 us)
+{
+  return round_to (us / 60e6, 0.1);
+}
+
+static const char *
+channel_name (KtApp *app, const char *id)
+{
+  KtChannel *channel = kt_app_find_channel (app, id);
+  return channel ? kt_channel_name (channel) : id;
+}
+
+static void
+add_attendee (JsonBuilder *b, const KtAttendee *a, GTimeZone *tz)
+{
+  json_builder_begin_object (b);
+  if (a->viewpoint_id > 0) {
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, a->viewpoint_id);
+  }
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, a->name);
+  if (a->viewpoint_id > 0) {
+    json_builder_set_member_name (b, "township");
+    json_builder_add_string_value (b, a->township);
+    json_builder_set_member_name (b, "headcount");
+    if (a->headcount >= 0)
+      json_builder_add_int_value (b, a->headcount);
+    else
+      json_builder_add_null_value (b);
+  }
+  json_builder_set_member_name (b, "minutes");
+  json_builder_add_double_value (b, minutes (a->watched_us));
+  json_builder_set_member_name (b, "seconds");
+  json_builder_add_int_value (b, a->watched_us / G_USEC_PER_SEC);
+  json_builder_set_member_name (b, "share");
+  json_builder_add_double_value (b, round_to (a->share, 0.001));
+  json_builder_set_member_name (b, "attended");
+  json_builder_add_boolean_value (b, a->attended);
+  json_builder_set_member_name (b, "stalls");
+  json_builder_add_int_value (b, a->stalls);
+  kt_http_add_time (b, "joined", a->joined_us, tz);
+  if (a->left_us >= 0)
+    kt_http_add_time (b, "left", a->left_us, tz);
+  else {
+    json_builder_set_member_name (b, "left");
+    json_builder_add_null_value (b);
+  }
+  json_builder_end_object (b);
+}
+
+static void
+add_group (JsonBuilder *b, const char *name, GPtrArray *list, GTimeZone *tz)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "count");
+  json_builder_add_int_value (b, list->len);
+  json_builder_set_member_name (b, "list");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < list->len; i++)
+    add_attendee (b, list->pdata[i], tz);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+static void
+reply_lessons (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 from, gint64 to)
+{
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  kt_http_add_time (b, "from", from, tz);
+  kt_http_add_time (b, "to", to, tz);
+  json_builder_set_member_name (b, "lessons");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < lessons->len; i++) {
+    const KtLessonReport *r = lessons->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "channel");
+    json_builder_add_string_value (b, r->channel);
+    json_builder_set_member_name (b, "channel_name");
+    json_builder_add_string_value (b, channel_name (app, r->channel));
+    json_builder_set_member_name (b, "title");
+    json_builder_add_string_value (b, r->title);
+    json_builder_set_member_name (b, "teacher");
+    json_builder_add_string_value (b, r->teacher);
+    kt_http_add_time (b, "start", r->start_us, tz);
+    kt_http_add_time (b, "end", r->end_us, tz);
+    add_group (b, "viewpoints", r->viewpoints, tz);
+    add_group (b, "individuals", r->individuals, tz);
+    json_builder_set_member_name (b, "minutes_watched");
+    json_builder_add_double_value (b, minutes (r->watched_us));
+    json_builder_set_member_name (b, "people_reached");
+    json_builder_add_int_value (b, r->people);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
+/* One CSV field, quoted when it must be. */
+static void
+csv_field (GString *out, const char *text, gboolean last)
+{
+  g_autofree char *safe = strchr ("=+-@", text[0]) != NULL && text[0] != '\0'
+                              ? g_strconcat ("'", text, NULL)
+                              : g_strdup (text);
+  if (strpbrk (safe, ",\"\r\n") != NULL) {
+    g_string_append_c (out, '"');
+    for (const char *p = safe; *p; p++) {
+      if (*p == '"')
+        g_string_append_c (out, '"');
+      g_string_append_c (out, *p);
+    }
+    g_string_append_c (out, '"');
+  } else {
+    g_string_append (out, safe);
+  }
+  g_string_append (out, last ? "\r\n" : ",");
+}
+
+static void
+csv_row (GString *out, const char *const *fields, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    csv_field (out, fields[i], i == n - 1);
+}
+
+static void
+csv_attendee (GString *out, KtApp *app, const KtLessonReport *r, const KtAttendee *a)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (r->start_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, kt_app_timezone (app));
+  g_autofree char *start = g_date_time_format (local, "%Y-%m-%d %H:%M");
+  g_autofree char *where = a->viewpoint_id > 0 ? g_strdup (a->name)
+                                               : g_strdup_printf ("%s（个人）", a->name);
+  g_autofree char *mins = g_strdup_printf ("%.1f", minutes (a->watched_us));
+  g_autofree char *share = g_strdup_printf ("%.0f%%", round_to (a->share * 100, 1));
+  g_autofree char *people = a->viewpoint_id == 0 ? g_strdup ("1")
+                            : a->headcount >= 0  ? g_strdup_printf ("%" G_GINT64_FORMAT, a->headcount)
+                                                 : g_strdup ("");
+  const char *fields[] = { r->title, channel_name (app, r->channel), start, where, a->township,
+                           mins, share, people, a->attended ? "是" : "否" };
+  csv_row (out, fields, G_N_ELEMENTS (fields));
+}
+
+static void
+reply_csv (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 from)
+{
+  GString *out = g_string_new ("\xEF\xBB\xBF"); /* the BOM that tells Excel it is UTF-8 */
+  static const char *const header[] = { "课程", "频道", "开始时间", "收视点", "乡镇",
+                                        "收看分钟", "占比", "到课人数", "是否到课" };
+  csv_row (out, header, G_N_ELEMENTS (header));
+  for (guint i = 0; i < lessons->len; i++) {
+    const KtLessonReport *r = lessons->pdata[i];
+    for (guint j = 0; j < r->viewpoints->len; j++)
+      csv_attendee (out, app, r, r->viewpoints->pdata[j]);
+    for (guint j = 0; j < r->individuals->len; j++)
+      csv_attendee (out, app, r, r->individuals->pdata[j]);
+  }
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (from / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, kt_app_timezone (app));
+  g_autofree char *day = g_date_time_format (local, "%Y-%m-%d");
+  g_autofree char *disposition
+      = g_strdup_printf ("attachment; filename=\"attendance-%s.csv\"", day);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Content-Disposition", disposition);
+  g_autoptr (GBytes) bytes = g_string_free_to_bytes (out);
+  kt_http_bytes (msg, bytes, "text/csv; charset=utf-8", "no-store");
+}
+
+static void
+reply_online (KtApp *app, SoupServerMessage *msg)
+{
+  gint64 now = kt_clock_now_us ();
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (GPtrArray) online = kt_attendance_online (kt_app_attendance (app), now);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "viewpoints");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < online->len; i++) {
+    const KtOnline *o = online->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, o->viewpoint_id);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, o->name);
+    json_builder_set_member_name (b, "channel");
+    json_builder_add_string_value (b, o->channel);
+    json_builder_set_member_name (b, "lesson");
+    json_builder_add_string_value (b, o->lesson);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, kt_play_state_to_string (o->state));
+    json_builder_set_member_name (b, "headcount");
+    if (o->headcount >= 0)
+      json_builder_add_int_value (b, o->headcount);
+    else
+      json_builder_add_null_value (b);
+    kt_http_add_time (b, "last_heard", o->last_us, tz);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
+void
+kt_http_attendance_handle (KtApp *app, KtRequest *request)
+{
+  SoupServerMessage *msg = request->msg;
+  const char *what = request->n_parts == 1 ? request->parts[0] : "";
+  if (g_str_equal (what, "online")) {
+    reply_online (app, msg);
+    return;
+  }
+  gboolean csv = g_str_equal (what, "lessons.csv");
+  if (!csv && !g_str_equal (what, "lessons")) {
+    kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such report");
+    return;
+  }
+  gint64 now = kt_clock_now_us (), from, to;
+  if (!kt_http_parse_range (app, msg, now, &from, &to))
+    return;
+  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  g_autoptr (GHashTable) query = q ? g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+  const char *channel = query ? g_hash_table_lookup (query, "channel") : NULL;
+
+  g_autoptr (GError) error = NULL;
+  /* The report reads the store: write what heartbeats changed first. */
+  if (!kt_attendance_flush (kt_app_attendance (app), now, &error)) {
+    kt_http_error_from_gerror (msg, error);
+    return;
+  }
+  double share = kt_config_get_double (kt_app_config (app), "attendance", "attended_share");
+  g_autoptr (GPtrArray) lessons
+      = kt_attendance_report (kt_app_store (app), from, to, channel, share, &error);
+  if (lessons == NULL) {
+    kt_http_error_from_gerror (msg, error);
+    return;
+  }
+  if (csv)
+    reply_csv (app, msg, lessons, from);
+  else
+    reply_lessons (app, msg, lessons, from, to);
+}
