@@ -148,10 +148,12 @@ start_demo (KtApp *app, GError **error)
   g_info ("rendering demo lesson item=%s", app->demo_item_id);
   kt_channel_set_preparing (channel);
   const KtConfig *c = app->config;
-  const char *vars[] = { "title", kt_config_get_string (c, "demo", "title"), "teacher",
-                         kt_config_get_string (c, "demo", "teacher"), NULL };
+  g_autofree char *title = g_markup_escape_text (kt_config_get_string (c, "demo", "title"), -1);
+  g_autofree char *teacher = g_markup_escape_text (kt_config_get_string (c, "demo", "teacher"), -1);
+  const char *vars[] = { "title", title, "teacher", teacher, NULL };
   gint64 seconds = kt_config_get_int (c, "demo", "seconds");
-  KtItemRecipe recipe = { app->demo_item_id, "demo", vars[1], vars[3], "demo-lesson", vars,
+  KtItemRecipe recipe = { app->demo_item_id, "demo", kt_config_get_string (c, "demo", "title"),
+                          kt_config_get_string (c, "demo", "teacher"), "demo-lesson", vars,
                           (seconds * KT_USEC_PER_SEC + KT_SEGMENT_US - 1) / KT_SEGMENT_US };
   if (!kt_library_make (app->library, &recipe, on_demo_done, app, error)) {
     kt_channel_set_off_air (channel);

@@ -31,6 +31,11 @@ add_item (JsonBuilder *b, KtApp *app, const KtItem *item)
   json_builder_add_string_value (b, item->owner);
   json_builder_set_member_name (b, "description");
   json_builder_add_string_value (b, item->description ? item->description : "");
+  g_autoptr (GDateTime) created_utc = g_date_time_new_from_unix_utc (item->created_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) created = g_date_time_to_timezone (created_utc, kt_app_timezone (app));
+  g_autofree char *created_text = g_date_time_format (created, "%Y-%m-%dT%H:%M:%S%:z");
+  json_builder_set_member_name (b, "created");
+  json_builder_add_string_value (b, created_text);
   json_builder_set_member_name (b, "duration_s");
   json_builder_add_double_value (b, (item->state == KT_ITEM_READY ? item->duration_us
                                                                   : item->source_duration_us) / 1e6);
@@ -100,7 +105,7 @@ edit_item (KtApp *app, KtRequest *request, KtItem *item)
     return;
   }
   g_autoptr (GError) error = NULL;
-  if (!kt_library_set_text (kt_app_library (app), item->id, v[0], v[1], &error)) {
+  if (!kt_library_set_text (kt_app_library (app), item->id, v[0], v[1], NULL, &error)) {
     kt_http_error_from_gerror (request->msg, error);
     return;
   }

@@ -152,6 +152,13 @@ on_imported (GObject *source, GAsyncResult *result, gpointer data)
   }
   if (item_id == NULL)
     g_info ("upload=%s refused: %s", id, error->message);
+  g_autoptr (KtUpload) done = kt_uploads_get (kt_app_uploads (app), id);
+  if (item_id != NULL && done != NULL) {
+    /* Viewers and the guide name the teacher as people know them. */
+    g_autoptr (KtUser) owner = kt_auth_user_find (kt_app_auth (app), done->owner, NULL);
+    if (owner != NULL)
+      kt_library_set_text (kt_app_library (app), item_id, NULL, NULL, owner->display_name, NULL);
+  }
   kt_uploads_set_outcome (kt_app_uploads (app), id, item_id,
                           item_id ? NULL : kt_probe_error_teacher_text (error));
   SoupServerMessage *msg = kt_http_later_msg (later);

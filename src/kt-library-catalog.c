@@ -31,18 +31,19 @@ kt_library_list (KtLibrary *library, const char *kind, const char *owner)
 
 gboolean
 kt_library_set_text (KtLibrary *library, const char *id, const char *title,
-                     const char *description, GError **error)
+                     const char *description, const char *teacher, GError **error)
 {
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
-      "UPDATE items SET title = coalesce (?, title), description = coalesce (?, description) "
-      "WHERE id = ?",
+      "UPDATE items SET title = coalesce (?, title), description = coalesce (?, description), "
+      "teacher = coalesce (?, teacher) WHERE id = ?",
       error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, title, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 2, description, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, teacher, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 4, id, -1, SQLITE_TRANSIENT);
   if (!kt_store_step_done (library->store, stmt, error))
     return FALSE;
   if (sqlite3_changes (kt_store_handle (library->store)) == 0) {

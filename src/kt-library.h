@@ -137,9 +137,9 @@ gint64 kt_library_job_eta_us (KtLibrary *library, const char *id);
 /* Items of @kind (all kinds when NULL) owned by @owner (anyone's when NULL),
  * newest first: KtItem*. */
 GPtrArray *kt_library_list (KtLibrary *library, const char *kind, const char *owner);
-/* Change an item's title and/or description (NULL: unchanged). */
+/* Change an item's title, description and/or teacher (NULL: unchanged). */
 gboolean kt_library_set_text (KtLibrary *library, const char *id, const char *title,
-                              const char *description, GError **error);
+                              const char *description, const char *teacher, GError **error);
 /* Remove an item: its row, its segments, a job making it. Channels airing
  * it stop doing so when they are next assembled. */
 gboolean kt_library_delete (KtLibrary *library, const char *id, GError **error);

@@ -95,8 +95,11 @@ start_next (KtSlates *slates)
   while (slates->making == NULL && slates->queue.length > 0 &&
          kt_library_jobs_running (slates->library) == 0) {
     KtSlateRequest *r = g_queue_pop_head (&slates->queue);
-    const char *vars[] = { "line1", r->lines[0], "line2", r->lines[1], "line3", r->lines[2],
-                           NULL };
+    /* textoverlay reads Pango markup: a title with & or < must be escaped. */
+    g_autofree char *l1 = g_markup_escape_text (r->lines[0], -1);
+    g_autofree char *l2 = g_markup_escape_text (r->lines[1], -1);
+    g_autofree char *l3 = g_markup_escape_text (r->lines[2], -1);
+    const char *vars[] = { "line1", l1, "line2", l2, "line3", l3, NULL };
     KtItemRecipe recipe = { r->id, "slate", r->lines[1], "", "slate", vars, KT_SLATE_SEGMENTS };
     g_autoptr (GError) error = NULL;
     if (kt_library_make (slates->library, &recipe, on_made, slates, &error))
