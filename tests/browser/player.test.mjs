@@ -199,22 +199,47 @@ async function stopServer(timeoutMs = 15_000) {
 // Best effort: let the server finish rendering other channels' media (it
 // keeps the CPU busy) before the browser starts decoding video. Not a
 // failure if it takes longer.
+// Render jobs still running according to the server's log ("job ...
+// started" / "job ... done" lines); 0 if the log does not say.
+function runningJobs() {
+  let started = 0;
+  let done = 0;
+  for (const line of serverLog) {
+    if (/\bjob\b.*\bstarted\b/.test(line)) {
+      started += 1;
+    } else if (/\bjob\b.*\b(done|failed)\b/.test(line)) {
+      done += 1;
+    }
+  }
+  return Math.max(0, started - done);
+}
+
 async function waitForQuietServer(timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
+  const t0 = Date.now();
+  const deadline = t0 + timeoutMs;
+  let quietSince = 0;
   while (Date.now() < deadline) {
+    let busy = runningJobs() > 0;
     try {
       const r = await getJson(`${serverBase}api/channels`);
-      const busy = r.body && Array.isArray(r.body.channels) ?
-        r.body.channels.filter((c) => c.state === 'preparing').map((c) => c.id) : [];
-      if (!busy.length) {
-        return;
+      if (r.body && Array.isArray(r.body.channels) &&
+          r.body.channels.some((c) => c.state === 'preparing')) {
+        busy = true;
       }
     } catch {
-      // keep waiting
+      busy = true;
     }
-    await sleep(1000);
+    if (busy) {
+      quietSince = 0;
+    } else if (!quietSince) {
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 2000) {
+      diag(`server quiet after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      return;
+    }
+    await sleep(500);
   }
-  diag('other channels still preparing; going on anyway');
+  diag('server still busy rendering; going on anyway');
 }
 
 async function getJson(url) {
