@@ -632,6 +632,12 @@
   // Milliseconds until the current item ends (by the server's offset, so
   // the device clock does not matter), or NaN when unknown.
   function msUntilItemEnds(ch) {
+    if (ch && !ch.now && ch.next) {
+      // Between lessons: look again when the next one starts (device
+      // clock; the regular refresh bounds any error).
+      var next = parseIsoMs(ch.next.start);
+      return isNaN(next) ? NaN : next - new Date().getTime();
+    }
     if (!ch || !ch.now) {
       return NaN;
     }
@@ -944,6 +950,7 @@
       backBufferLength: 30,        // keep memory small on TV sets
       maxBufferLength: 30,
       liveSyncDurationCount: 3,
+      startLevel: 0,               // start small and fast (weak links), ABR moves up
       enableWorker: true,
       capLevelToPlayerSize: true,  // phones: no 720p into a small player
       capLevelOnFPSDrop: true      // weak TV sets: step down when frames drop
@@ -1437,6 +1444,9 @@
   api.setAudioOnly = setAudioOnly;
   api.restart = function () {
     startPlayback();
+  };
+  api.getHls = function () {
+    return S.hls;   // the live hls.js instance, for debugging
   };
 
   if (document.readyState === 'loading') {

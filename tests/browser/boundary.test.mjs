@@ -1,0 +1,166 @@
+// Browser test of a channel crossing lesson → slate → lesson in real time.
+//
+// The timetable is compressed, not the clock: the test writes a schedule
+// file whose lessons start a few seconds from now and last 12 s (the demo
+// lesson, rendered at 12 s), with a 12 s gap between them where the slate
+// airs. The server picks the file up by itself (it watches the folder). The
+// player, in headless Chromium (Debian's chromium, driven by
+// playwright-core), must keep currentTime advancing through both
+// boundaries with no player error, and its on-screen title must go from the
+// first lesson to the second.
+//
+//   node tests/browser/boundary.test.mjs <path-to-ketang>
+//
+// TAP on stdout; exit status 1 on any failure.
+//
+// NOT IN THE SUITE YET: it fails today. hls.js 1.7.4 in Chromium places the
+// segments that follow an EXT-X-DISCONTINUITY too late on its timeline
+// (holes of 4–6 s, the media timeline running ahead of the wall clock),
+// while ffmpeg plays the same playlists cleanly (tests/test-airing.c). It is
+// kept to reproduce that defect; register it in tests/meson.build once it
+// passes.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+const bin = process.argv[2] || process.env.KETANG_BIN;
+let n = 0;
+let failed = 0;
+const ok = (cond, name, detail) => {
+  n++;
+  if (!cond) failed++;
+  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+  if (!cond && detail) console.log(`# ${String(detail).split('\n').join('\n# ')}`);
+  return cond;
+};
+const diag = (s) => console.log(`# ${s}`);
+
+const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ketang-boundary-'));
+const schedules = path.join(data, 'schedules');
+fs.mkdirSync(schedules);
+const log = [];
+let server = null;
+let browser = null;
+
+function icsTime(ms) {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+async function json(url) {
+  const r = await fetch(url);
+  return r.ok ? r.json() : null;
+}
+
+async function until(what, fn, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+try {
+  server = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
+    env: { ...process.env, KETANG_DEMO_SECONDS: '12', KETANG_SERVER_SCHEDULES_DIR: schedules },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const s of [server.stdout, server.stderr]) {
+    s.setEncoding('utf8');
+    s.on('data', (d) => log.push(...d.split('\n')));
+  }
+  const base = await until('the server to listen', async () => {
+    const line = log.find((l) => /listening on (http:\/\/\S+)/.test(l));
+    return line && /listening on (http:\/\/\S+)/.exec(line)[1];
+  }, 60_000);
+  ok(true, 'server starts');
+
+  const demo = await until('the demo lesson', async () => {
+    const c = await json(`${base}api/channels/1`);
+    return c && c.state === 'on-air' && c.now && c.now.source;
+  }, 120_000);
+  const item = demo.replace(/^item:/, '');
+
+  // Lessons on 10 s boundaries from ~20 s ahead: A [T, T+12), slate, B [T+24, T+36).
+  const T = Math.ceil((Date.now() + 20_000) / 10_000) * 10_000;
+  const event = (uid, title, start, end) => [
+    'BEGIN:VEVENT', `UID:${uid}`, `SUMMARY:${title}`, 'ORGANIZER;CN=王老师:mailto:w@example',
+    `DTSTART:${icsTime(start)}`, `DTEND:${icsTime(end)}`, `X-KETANG-SOURCE:item:${item}`,
+    'END:VEVENT'].join('\r\n');
+  fs.writeFileSync(path.join(schedules, '9.ics'), [
+    'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//ketang//test//ZH', 'X-WR-CALNAME:边界测试频道',
+    'X-KETANG-CHANNEL:9', event('a', '第一节：八段锦', T, T + 12_000),
+    event('b', '第二节：太极拳', T + 24_000, T + 36_000), 'END:VCALENDAR', ''].join('\r\n'));
+
+  await until('channel 9 on air', async () => {
+    const c = await json(`${base}api/channels/9`);
+    return c && c.state === 'on-air';
+  }, 60_000);
+  ok(true, 'the schedule file is picked up and channel 9 airs');
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(`${base}?channel=9`);
+
+  // Sample currentTime and the title from before A until after B starts.
+  const samples = [];
+  const stopAt = T + 36_000 + 8_000;
+  while (Date.now() < stopAt) {
+    samples.push(await page.evaluate(() => ({
+      t: Date.now(),
+      current: document.querySelector('video') ? document.querySelector('video').currentTime : 0,
+      title: (document.getElementById('now-title') || {}).textContent || '',
+      errors: (window.ketangPlayer && window.ketangPlayer.errors) || [],
+    })));
+    await sleep(500);
+  }
+  const titles = samples.map((s) => s.title).filter((v, i, a) => i === 0 || v !== a[i - 1]);
+  diag(`titles in order: ${JSON.stringify(titles)}`);
+  const first = titles.indexOf('第一节：八段锦');
+  const second = titles.indexOf('第二节：太极拳');
+  ok(first >= 0 && second > first, 'the title goes from the first lesson to the second',
+    JSON.stringify(titles));
+
+  // currentTime keeps advancing: across the window from the start of A to
+  // past the start of B, it moved on by most of the wall time.
+  const from = samples.find((s) => s.t >= T);
+  const to = samples[samples.length - 1];
+  const advanced = to.current - from.current;
+  const wall = (to.t - from.t) / 1000;
+  diag(`currentTime ${from.current.toFixed(2)} -> ${to.current.toFixed(2)} over ${wall.toFixed(1)} s`);
+  ok(advanced >= wall - 6, 'currentTime keeps advancing through lesson → slate → lesson',
+    `advanced ${advanced.toFixed(2)} s in ${wall.toFixed(1)} s`);
+  let longestFreeze = 0;
+  for (let i = 1, since = samples[0]; i < samples.length; i++) {
+    if (samples[i].current > since.current + 0.05) since = samples[i];
+    else longestFreeze = Math.max(longestFreeze, samples[i].t - since.t);
+  }
+  diag(`longest freeze ${longestFreeze} ms`);
+  ok(longestFreeze < 4000, 'no freeze of 4 s or more', `${longestFreeze} ms`);
+  ok(to.errors.length === 0 && pageErrors.length === 0, 'no player or page error',
+    JSON.stringify({ player: to.errors, page: pageErrors }));
+} catch (e) {
+  ok(false, 'test ran to the end', e.stack || String(e));
+  diag(log.slice(-30).join('\n'));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (server) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r)).catch(() => {});
+  }
+  fs.rmSync(data, { recursive: true, force: true });
+  console.log(`1..${n}`);
+  process.exit(failed ? 1 : 0);
+}
