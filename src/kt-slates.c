@@ -124,7 +124,7 @@ kt_slates_get (KtSlates *slates, const char *line1, const char *line2, const cha
   for (int i = 0; i < 3; i++)
     g_checksum_update (sum, (const guchar *) lines[i], strlen (lines[i]) + 1);
   /* Version of the card's look: bump with pipelines/slate.pipeline changes. */
-  g_checksum_update (sum, (const guchar *) "slate-v2", -1);
+  g_checksum_update (sum, (const guchar *) "slate-v3", -1);
   g_autofree char *id = g_strdup_printf ("slate-%.16s", g_checksum_get_string (sum));
 
   g_autoptr (KtItem) item = kt_library_get (slates->library, id);
