@@ -25,7 +25,7 @@
 #include <sodium.h>
 
 #define TOKEN_BYTES 32
-#define TOKEN_CHARS 43 /* base64url of 32 bytes, unpadded */
+#define TOKEN_CHARS KT_AUTH_TOKEN_CHARS /* base64url of 32 bytes, unpadded */
 #define LAST_SEEN_GRAIN_US (G_GINT64_CONSTANT (60) * KT_USEC_PER_SEC)
 
 void
@@ -42,8 +42,8 @@ kt_session_free (KtSession *session)
   g_free (session);
 }
 
-static char *
-random_token (void)
+char *
+kt_auth_token_new (void)
 {
   guchar bytes[TOKEN_BYTES];
   char text[TOKEN_CHARS + 1];
@@ -54,14 +54,14 @@ random_token (void)
   return g_strdup (text);
 }
 
-static char *
-hash_token (const char *token)
+char *
+kt_auth_token_hash (const char *token)
 {
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
 }
 
-static gboolean
-token_well_formed (const char *token)
+gboolean
+kt_auth_token_well_formed (const char *token)
 {
   if (token == NULL || strlen (token) != TOKEN_CHARS)
     return FALSE;
@@ -85,9 +85,9 @@ kt_auth_session_start (KtAuth *auth, KtUser *user, GError **error)
   gint64 now = kt_clock_now_us ();
   g_autoptr (KtSession) session = g_new0 (KtSession, 1);
   session->user = user;
-  session->token = random_token ();
-  session->token_hash = hash_token (session->token);
-  session->csrf = random_token ();
+  session->token = kt_auth_token_new ();
+  session->token_hash = kt_auth_token_hash (session->token);
+  session->csrf = kt_auth_token_new ();
   session->created_us = now;
   session->expires_us = now + auth->session_us;
   if (!kt_auth_run (auth,
@@ -102,7 +102,7 @@ kt_auth_session_start (KtAuth *auth, KtUser *user, GError **error)
 KtSession *
 kt_auth_session_lookup (KtAuth *auth, const char *token, GError **error)
 {
-  if (!token_well_formed (token)) {
+  if (!kt_auth_token_well_formed (token)) {
     g_set_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_NO_SESSION, "not signed in");
     return NULL;
   }
@@ -117,7 +117,7 @@ kt_auth_session_lookup (KtAuth *auth, const char *token, GError **error)
     return NULL;
   }
   g_autoptr (KtSession) session = g_new0 (KtSession, 1);
-  session->token_hash = hash_token (token);
+  session->token_hash = kt_auth_token_hash (token);
   sqlite3_bind_text (stmt, 1, session->token_hash, -1, SQLITE_TRANSIENT);
   gint64 last_seen = 0;
   if (sqlite3_step (stmt) == SQLITE_ROW) {

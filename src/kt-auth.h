@@ -120,6 +120,14 @@ gboolean kt_auth_session_check_csrf (const KtSession *session, const char *csrf)
 /* Forget expired sessions and old failure counts (housekeeping). */
 void kt_auth_purge (KtAuth *auth);
 
+/* Secret tokens (session cookies, viewing-point tokens): 32 bytes from the
+ * system's cryptographic source, as KT_AUTH_TOKEN_CHARS of base64url; kept
+ * only as their SHA-256 (hex) so a copied database opens nothing. */
+#define KT_AUTH_TOKEN_CHARS 43
+char *kt_auth_token_new (void);
+char *kt_auth_token_hash (const char *token);
+gboolean kt_auth_token_well_formed (const char *token);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtAuth, kt_auth_free)
 
 G_END_DECLS

@@ -39,18 +39,6 @@ parse_time (KtApp *app, SoupServerMessage *msg, const char *name, const char *te
   return TRUE;
 }
 
-static gboolean
-valid_channel_id (const char *id)
-{
-  gsize len = strlen (id);
-  if (len == 0 || len > 32)
-    return FALSE;
-  for (const char *p = id; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
-      return FALSE;
-  return TRUE;
-}
-
 void
 kt_http_lessons_handle (KtApp *app, KtRequest *request)
 {
@@ -71,7 +59,7 @@ kt_http_lessons_handle (KtApp *app, KtRequest *request)
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "没有这个已准备好的课程：%s", item_id);
     return;
   }
-  if (!valid_channel_id (channel_id)) {
+  if (!kt_channel_id_valid (channel_id)) {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "invalid",
                    "channel must be 1–32 letters, digits, - or _");
     return;

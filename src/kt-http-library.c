@@ -31,11 +31,7 @@ add_item (JsonBuilder *b, KtApp *app, const KtItem *item)
   json_builder_add_string_value (b, item->owner);
   json_builder_set_member_name (b, "description");
   json_builder_add_string_value (b, item->description ? item->description : "");
-  g_autoptr (GDateTime) created_utc = g_date_time_new_from_unix_utc (item->created_us / G_USEC_PER_SEC);
-  g_autoptr (GDateTime) created = g_date_time_to_timezone (created_utc, kt_app_timezone (app));
-  g_autofree char *created_text = g_date_time_format (created, "%Y-%m-%dT%H:%M:%S%:z");
-  json_builder_set_member_name (b, "created");
-  json_builder_add_string_value (b, created_text);
+  kt_http_add_time (b, "created", item->created_us, kt_app_timezone (app));
   json_builder_set_member_name (b, "duration_s");
   json_builder_add_double_value (b, (item->state == KT_ITEM_READY ? item->duration_us
                                                                   : item->source_duration_us) / 1e6);
@@ -146,11 +142,7 @@ delete_item (KtApp *app, KtRequest *request, KtItem *item)
       json_builder_add_string_value (b, l->channel);
       json_builder_set_member_name (b, "title");
       json_builder_add_string_value (b, l->title);
-      g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (l->start_us / G_USEC_PER_SEC);
-      g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, kt_app_timezone (app));
-      g_autofree char *start = g_date_time_format (local, "%Y-%m-%dT%H:%M:%S%:z");
-      json_builder_set_member_name (b, "start");
-      json_builder_add_string_value (b, start);
+      kt_http_add_time (b, "start", l->start_us, kt_app_timezone (app));
       json_builder_end_object (b);
     }
     json_builder_end_array (b);

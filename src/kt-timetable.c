@@ -461,8 +461,8 @@ load_event (Ctx *ctx, KtCalendar *calendar, icalcomponent *ev, int event_line)
   }
 }
 
-static gboolean
-valid_channel_id (const char *id)
+gboolean
+kt_channel_id_valid (const char *id)
 {
   gsize len = strlen (id);
   if (len == 0 || len > 32)
@@ -521,7 +521,7 @@ kt_calendar_load (const char *path, const KtCalendarOptions *options, GPtrArray 
     if (g_str_has_suffix (stem, ".ics"))
       stem[strlen (stem) - 4] = '\0';
     calendar->channel_id = g_strdup (channel ? channel : stem);
-    if (!valid_channel_id (calendar->channel_id))
+    if (!kt_channel_id_valid (calendar->channel_id))
       problem (&ctx, 1, "channel id “%s” must be 1–32 letters, digits, - or _ "
                "(set X-KETANG-CHANNEL)", calendar->channel_id);
     const char *name = x_property (root, "X-WR-CALNAME");

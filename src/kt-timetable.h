@@ -69,6 +69,9 @@ gint64 kt_calendar_horizon (const KtCalendar *calendar);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtCalendar, kt_calendar_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtScheduleProblem, kt_schedule_problem_free)
 
+/* Whether @id is a usable channel id: 1–32 letters, digits, - or _. */
+gboolean kt_channel_id_valid (const char *id);
+
 /* A lesson to put on a timetable from the web. */
 typedef struct {
   const char *title;

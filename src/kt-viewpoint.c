@@ -20,14 +20,14 @@
 #define G_LOG_DOMAIN "kt-viewpoint"
 
 #include "kt-viewpoint.h"
+#include "kt-auth.h"
 #include "kt-clock.h"
 
 #include <sodium.h>
 
 G_DEFINE_QUARK (kt-viewpoint-error-quark, kt_viewpoint_error)
 
-#define TOKEN_BYTES 32
-#define TOKEN_CHARS 43 /* base64url of 32 bytes, unpadded */
+#define TOKEN_CHARS KT_AUTH_TOKEN_CHARS
 #define TEXT_MAX 200   /* bytes of a name, township, contact or phone */
 #define SEATS_MAX 100000
 #define CODE_TRIES 50
@@ -53,24 +53,6 @@ store_error (KtStore *store, GError **error)
   g_set_error (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_STORE, "database: %s",
                sqlite3_errmsg (kt_store_handle (store)));
   return FALSE;
-}
-
-static char *
-random_token (void)
-{
-  unsigned char bytes[TOKEN_BYTES];
-  char text[sodium_base64_ENCODED_LEN (TOKEN_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  randombytes_buf (bytes, sizeof bytes);
-  sodium_bin2base64 (text, sizeof text, bytes, sizeof bytes,
-                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero (bytes, sizeof bytes);
-  return g_strdup (text);
-}
-
-static char *
-hash_token (const char *token)
-{
-  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
 }
 
 static KtViewpoint *
@@ -131,7 +113,7 @@ kt_viewpoint_find_token (KtStore *store, const char *token, GError **error)
     g_set_error (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND, "unknown token");
     return NULL;
   }
-  g_autofree char *hash = hash_token (token);
+  g_autofree char *hash = kt_auth_token_hash (token);
   return find_by (store, "SELECT " COLUMNS " FROM viewpoints WHERE token_hash = ?", hash, 0,
                   error);
 }
@@ -241,8 +223,8 @@ kt_viewpoint_add (KtStore *store, const KtViewpointFields *fields, char **token,
   g_autofree char *code = free_code (store, error);
   if (code == NULL)
     return NULL;
-  g_autofree char *clear = random_token ();
-  g_autofree char *hash = hash_token (clear);
+  g_autofree char *clear = kt_auth_token_new ();
+  g_autofree char *hash = kt_auth_token_hash (clear);
   sqlite3_stmt *stmt = kt_store_prepare (
       store,
       "INSERT INTO viewpoints (name, township, contact, phone, seats, disabled, token_hash, "
@@ -327,8 +309,8 @@ kt_viewpoint_new_token (KtStore *store, const char *name, GError **error)
   g_autoptr (KtViewpoint) v = kt_viewpoint_find (store, name, error);
   if (v == NULL)
     return NULL;
-  char *clear = random_token ();
-  g_autofree char *hash = hash_token (clear);
+  char *clear = kt_auth_token_new ();
+  g_autofree char *hash = kt_auth_token_hash (clear);
   sqlite3_stmt *stmt =
       kt_store_prepare (store, "UPDATE viewpoints SET token_hash = ? WHERE id = ?", NULL);
   if (stmt == NULL) {

@@ -149,52 +149,17 @@ test_what_airs_when (void)
   g_assert_cmpstr (json_object_get_string_member (next, "start"), ==, "2026-12-01T09:00:00+08:00");
 }
 
-typedef struct {
-  guint64 msn, dsn;
-  GPtrArray *uris;
-  GArray *disc;
-} Parsed;
-
-static void
-parse (const char *text, Parsed *p)
-{
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  p->uris = g_ptr_array_new_with_free_func (g_free);
-  p->disc = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  gboolean pending = FALSE;
-  for (int i = 0; lines[i]; i++) {
-    if (g_str_has_prefix (lines[i], "#EXT-X-MEDIA-SEQUENCE:"))
-      p->msn = g_ascii_strtoull (lines[i] + 22, NULL, 10);
-    else if (g_str_has_prefix (lines[i], "#EXT-X-DISCONTINUITY-SEQUENCE:"))
-      p->dsn = g_ascii_strtoull (lines[i] + 30, NULL, 10);
-    else if (g_str_equal (lines[i], "#EXT-X-DISCONTINUITY"))
-      pending = TRUE;
-    else if (lines[i][0] == '/') {
-      g_ptr_array_add (p->uris, g_strdup (lines[i]));
-      g_array_append_val (p->disc, pending);
-      pending = FALSE;
-    }
-  }
-}
-
-static void
-parsed_clear (Parsed *p)
-{
-  g_ptr_array_unref (p->uris);
-  g_array_unref (p->disc);
-}
-
 /* Walking 2 s at a time across all the boundaries, every playlist continues
  * the previous one: the same segments under the same numbers, each keeping
  * its discontinuity sequence number. */
 static void
 test_playlists_continue_across_boundaries (void)
 {
-  Parsed prev = { 0 };
+  KtTestPlaylist prev = { 0 };
   for (int s = -20; s <= 44; s += 2) {
     g_autofree char *text = playlist_at (AT (s), "360p");
-    Parsed cur = { 0 };
-    parse (text, &cur);
+    KtTestPlaylist cur = { 0 };
+    kt_test_playlist_parse (text, &cur);
     g_assert_cmpuint (cur.uris->len, ==, 6);
     g_assert_cmpuint (cur.msn, ==, AT (s) / (2 * G_USEC_PER_SEC) - 5);
     if (prev.uris != NULL) {
@@ -202,17 +167,17 @@ test_playlists_continue_across_boundaries (void)
       guint64 prev_dn = prev.dsn, cur_dn = cur.dsn;
       for (guint i = 0; i < cur.uris->len - 1; i++) {
         g_assert_cmpstr (cur.uris->pdata[i], ==, prev.uris->pdata[i + 1]);
-        prev_dn += g_array_index (prev.disc, gboolean, i + 1);
-        cur_dn += g_array_index (cur.disc, gboolean, i);
+        prev_dn += g_array_index (prev.discontinuity, gboolean, i + 1);
+        cur_dn += g_array_index (cur.discontinuity, gboolean, i);
         if (i == 0)
-          prev_dn += g_array_index (prev.disc, gboolean, 0);
+          prev_dn += g_array_index (prev.discontinuity, gboolean, 0);
         g_assert_cmpuint (prev_dn, ==, cur_dn);
       }
-      parsed_clear (&prev);
+      kt_test_playlist_clear (&prev);
     }
     prev = cur;
   }
-  parsed_clear (&prev);
+  kt_test_playlist_clear (&prev);
 }
 
 /* ffmpeg plays the window lesson → slate → lesson without an error. */

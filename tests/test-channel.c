@@ -3,41 +3,13 @@
  * discontinuity sequence stays consistent from one playlist to the next. */
 #include "kt-channel.h"
 #include "kt-clock.h"
-
-typedef struct {
-  guint64 msn, dsn;
-  GPtrArray *uris;       /* char*, in order */
-  GArray *discontinuity; /* gboolean per segment */
-} Parsed;
+#include "test-utils.h"
 
 static void
-parse (GBytes *bytes, Parsed *p)
+parse (GBytes *bytes, KtTestPlaylist *p)
 {
   g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  p->uris = g_ptr_array_new_with_free_func (g_free);
-  p->discontinuity = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  gboolean pending = FALSE;
-  for (int i = 0; lines[i]; i++) {
-    if (g_str_has_prefix (lines[i], "#EXT-X-MEDIA-SEQUENCE:"))
-      p->msn = g_ascii_strtoull (lines[i] + 22, NULL, 10);
-    else if (g_str_has_prefix (lines[i], "#EXT-X-DISCONTINUITY-SEQUENCE:"))
-      p->dsn = g_ascii_strtoull (lines[i] + 30, NULL, 10);
-    else if (g_str_equal (lines[i], "#EXT-X-DISCONTINUITY"))
-      pending = TRUE;
-    else if (lines[i][0] == '/') {
-      g_ptr_array_add (p->uris, g_strdup (lines[i]));
-      g_array_append_val (p->discontinuity, pending);
-      pending = FALSE;
-    }
-  }
-}
-
-static void
-parsed_clear (Parsed *p)
-{
-  g_ptr_array_unref (p->uris);
-  g_array_unref (p->discontinuity);
+  kt_test_playlist_parse (text, p);
 }
 
 static KtItem *
@@ -67,7 +39,7 @@ test_window_follows_clock (void)
   /* 1,000,000,003 s is slot 500000001, segment 1 of its loop. */
   kt_clock_set_fake (G_GINT64_CONSTANT (1000000003) * KT_USEC_PER_SEC);
   g_autoptr (GBytes) a = kt_channel_playlist (ch, r, kt_clock_now_us (), 4);
-  Parsed pa;
+  KtTestPlaylist pa;
   parse (a, &pa);
   g_assert_cmpuint (pa.msn, ==, 500000001 - 3);
   g_assert_cmpuint (pa.uris->len, ==, 4);
@@ -87,11 +59,11 @@ test_window_follows_clock (void)
   /* Walk two whole loops, one segment at a time: the window slides by one,
    * the sequence grows by one, and a segment keeps its discontinuity
    * sequence number (base + tags before it) from one playlist to the next. */
-  Parsed prev = pa;
+  KtTestPlaylist prev = pa;
   for (int step = 0; step < 10; step++) {
     kt_clock_advance (KT_SEGMENT_US);
     g_autoptr (GBytes) b = kt_channel_playlist (ch, r, kt_clock_now_us (), 4);
-    Parsed pb;
+    KtTestPlaylist pb;
     parse (b, &pb);
     g_assert_cmpuint (pb.msn, ==, prev.msn + 1);
     for (guint i = 0; i + 1 < prev.uris->len; i++)
@@ -103,11 +75,11 @@ test_window_follows_clock (void)
     next_dn += g_array_index (pb.discontinuity, gboolean, 0);
     g_assert_cmpuint (prev_dn, ==, next_dn);
     if (step > 0)
-      parsed_clear (&prev);
+      kt_test_playlist_clear (&prev);
     prev = pb;
   }
-  parsed_clear (&prev);
-  parsed_clear (&pa);
+  kt_test_playlist_clear (&prev);
+  kt_test_playlist_clear (&pa);
   kt_clock_use_real ();
 }
 

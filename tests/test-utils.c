@@ -582,3 +582,33 @@ kt_test_make_bad_upload (const char *dir, const char *kind)
   g_assert_true (g_file_set_contents (path, data ? data : "", len, NULL));
   return path;
 }
+
+void
+kt_test_playlist_parse (const char *text, KtTestPlaylist *p)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  memset (p, 0, sizeof *p);
+  p->uris = g_ptr_array_new_with_free_func (g_free);
+  p->discontinuity = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  gboolean pending = FALSE;
+  for (int i = 0; lines[i]; i++) {
+    if (g_str_has_prefix (lines[i], "#EXT-X-MEDIA-SEQUENCE:"))
+      p->msn = g_ascii_strtoull (lines[i] + 22, NULL, 10);
+    else if (g_str_has_prefix (lines[i], "#EXT-X-DISCONTINUITY-SEQUENCE:"))
+      p->dsn = g_ascii_strtoull (lines[i] + 30, NULL, 10);
+    else if (g_str_equal (lines[i], "#EXT-X-DISCONTINUITY"))
+      pending = TRUE;
+    else if (lines[i][0] == '/') {
+      g_ptr_array_add (p->uris, g_strdup (lines[i]));
+      g_array_append_val (p->discontinuity, pending);
+      pending = FALSE;
+    }
+  }
+}
+
+void
+kt_test_playlist_clear (KtTestPlaylist *p)
+{
+  g_clear_pointer (&p->uris, g_ptr_array_unref);
+  g_clear_pointer (&p->discontinuity, g_array_unref);
+}

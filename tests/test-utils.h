@@ -126,3 +126,13 @@ typedef struct {
   int code;
 } KtTestBadUpload;
 extern const KtTestBadUpload kt_test_bad_uploads[];
+
+/* A media playlist's numbers and segments, for continuity checks. */
+typedef struct {
+  guint64 msn, dsn;      /* EXT-X-MEDIA-SEQUENCE, EXT-X-DISCONTINUITY-SEQUENCE */
+  GPtrArray *uris;       /* char*, in order */
+  GArray *discontinuity; /* gboolean per segment: a tag precedes it */
+} KtTestPlaylist;
+
+void kt_test_playlist_parse (const char *text, KtTestPlaylist *out);
+void kt_test_playlist_clear (KtTestPlaylist *playlist);
