@@ -192,6 +192,7 @@ handle_item (KtApp *app, SoupServerMessage *msg, const char *id)
   g_autofree char *playlist = g_strdup_printf ("/watch/%s/index.m3u8", item->id);
   json_builder_set_member_name (b, "playlist");
   json_builder_add_string_value (b, playlist);
+  kt_http_add_poster (b, app, item);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   kt_http_json (msg, SOUP_STATUS_OK, root);

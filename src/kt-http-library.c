@@ -52,8 +52,7 @@ add_item (JsonBuilder *b, KtApp *app, const KtItem *item)
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "error");
   json_builder_add_string_value (b, item->state == KT_ITEM_FAILED ? item->error : NULL);
-  json_builder_set_member_name (b, "thumbnail");
-  json_builder_add_null_value (b);
+  kt_http_add_poster (b, app, item);
   g_autofree char *playlist = g_strdup_printf ("/watch/%s/index.m3u8", item->id);
   json_builder_set_member_name (b, "playlist");
   json_builder_add_string_value (b, item->state == KT_ITEM_READY ? playlist : NULL);

@@ -45,6 +45,12 @@ struct _KtLibrary {
   GHashTable *probing;  /* item id → KtImport* (owned): re-probed after a restart */
   guint imports_running; /* normalizing or being re-probed */
   GCancellable *cancellable; /* cancelled at free: worker threads' results are dropped */
+
+  /* Posters (kt-library-poster.c), one at a time. */
+  GQueue poster_queue;         /* item ids (owned) waiting */
+  struct _KtThumbnail *poster_job; /* the one being made, or NULL */
+  char *poster_item;           /* its item id */
+  GHashTable *poster_failed;   /* item ids not to try again in this process */
 };
 
 /* The columns kt_library_item_from_row reads, in its order. */
@@ -61,6 +67,9 @@ gboolean kt_library_set_state (KtLibrary *library, const char *id, KtItemState s
 KtLibraryJob *kt_library_start_job (KtLibrary *library, const char *id, GstElement *pipeline,
                                     gint64 duration_us, KtLibraryItemDone done,
                                     gpointer user_data, GError **error);
+
+/* kt-library-poster.c */
+void kt_library_posters_clear (KtLibrary *library);
 
 /* kt-library-import.c */
 void kt_library_imports_init (KtLibrary *library);

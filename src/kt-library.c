@@ -109,6 +109,7 @@ kt_library_new (KtStore *store, const char *data_dir, const char *pipelines_dir,
   library->pipelines_dir = g_strdup (pipelines_dir);
   library->uploads_dir = g_build_filename (data_dir, "uploads", NULL);
   library->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, library_job_free);
+  library->poster_failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   kt_library_imports_init (library);
 
   const char *dirs[] = { library->media_dir, library->uploads_dir };
@@ -129,6 +130,8 @@ kt_library_free (KtLibrary *library)
   if (library == NULL)
     return;
   kt_library_imports_clear (library);
+  kt_library_posters_clear (library);
+  g_clear_pointer (&library->poster_failed, g_hash_table_destroy);
   g_clear_object (&library->cancellable);
   g_clear_pointer (&library->probing, g_hash_table_destroy);
   g_clear_pointer (&library->jobs, g_hash_table_destroy);
@@ -241,6 +244,8 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
     else
       g_info ("item=%s ready segments=%u", id, segments);
   }
+  if (error == NULL && lj->import)
+    kt_library_request_poster (library, id);
   if (error != NULL) {
     kt_library_remove_tree (tmp_dir);
     kt_library_set_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
@@ -384,5 +389,6 @@ void
 kt_library_stop_jobs (KtLibrary *library)
 {
   kt_library_imports_clear (library);
+  kt_library_posters_clear (library);
   g_hash_table_remove_all (library->jobs);
 }

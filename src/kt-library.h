@@ -142,6 +142,13 @@ gboolean kt_library_set_text (KtLibrary *library, const char *id, const char *ti
                               const char *description, const char *teacher, GError **error);
 /* Remove an item: its row, its segments, a job making it. Channels airing
  * it stop doing so when they are next assembled. */
+/* The item's poster (a 320x180 JPEG): its path whether or not it exists
+ * yet; whether it exists, asking for it when a ready lecture has none; and
+ * asking for it (made in the background, one at a time). */
+char *kt_library_poster_path (KtLibrary *library, const char *item_id);
+gboolean kt_library_has_poster (KtLibrary *library, const KtItem *item);
+void kt_library_request_poster (KtLibrary *library, const char *item_id);
+
 gboolean kt_library_delete (KtLibrary *library, const char *id, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLibrary, kt_library_free)

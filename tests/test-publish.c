@@ -2,7 +2,7 @@
  * upload a real MP4 in chunks, see it refused or accepted, wait for its
  * normalization with progress in the library, check every rendition's
  * segments with GStreamer, edit it, put it on a channel's timetable and see
- * the calendar feed change, replay it; and the walls between accounts: a
+ * the calendar feed change, replay it with its poster picture; and the walls between accounts: a
  * teacher cannot see, edit or schedule another's lecture, an administrator
  * must confirm deleting a lecture that lessons still name. */
 #include <json-glib/json-glib.h>
@@ -10,6 +10,8 @@
 #include "kt-clock.h"
 #include "kt-probe.h"
 #include "test-utils.h"
+
+#include <gst/video/video.h>
 
 static char *data_dir;
 static char *media_dir;
@@ -53,6 +55,43 @@ upload (const KtTestSession *as, const char *path, const char *title)
     g_assert_cmpuint (last->status, ==, 200);
   }
   return last;
+}
+
+/* Decode a JPEG with GStreamer: its size and the mean brightness of its
+ * picture (0 black … 255 white). */
+static void
+decode_jpeg (GBytes *jpeg, int *width, int *height, double *mean_luma)
+{
+  g_autoptr (GstElement) pipeline = gst_parse_launch (
+      "appsrc name=src ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 ! "
+      "appsink name=sink sync=false", NULL);
+  g_assert_nonnull (pipeline);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstFlowReturn flow;
+  g_signal_emit_by_name (src, "push-buffer", gst_buffer_new_wrapped_bytes (jpeg), &flow);
+  g_signal_emit_by_name (src, "end-of-stream", &flow);
+  GstSample *sample = NULL;
+  g_signal_emit_by_name (sink, "pull-sample", &sample);
+  g_assert_nonnull (sample);
+  GstVideoInfo info;
+  g_assert_true (gst_video_info_from_caps (&info, gst_sample_get_caps (sample)));
+  *width = GST_VIDEO_INFO_WIDTH (&info);
+  *height = GST_VIDEO_INFO_HEIGHT (&info);
+  GstVideoFrame frame;
+  g_assert_true (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ));
+  guint64 sum = 0;
+  for (int y = 0; y < *height; y++) {
+    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
+                        y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+    for (int x = 0; x < *width; x++)
+      sum += row[x];
+  }
+  *mean_luma = (double) sum / (*width * *height);
+  gst_video_frame_unmap (&frame);
+  gst_sample_unref (sample);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
 }
 
 static JsonObject *
@@ -132,6 +171,32 @@ test_publish (void)
       kt_test_decoded_clear (&d);
     }
   }
+
+  /* Its poster appears in the library (made in the background): a small
+   * picture of the lecture itself, not a black frame. */
+  g_autofree char *poster = NULL;
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (poster == NULL && g_get_monotonic_time () < deadline) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = library_item (&wang, item, p);
+    if (!json_node_is_null (json_object_get_member (o, "thumbnail")))
+      poster = g_strdup (json_object_get_string_member (o, "thumbnail"));
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_usleep (20000);
+  }
+  g_assert_nonnull (poster);
+  g_autofree char *expected_poster = g_strdup_printf ("/watch/%s/poster.jpg", item);
+  g_assert_cmpstr (poster, ==, expected_poster);
+  g_autoptr (KtTestResponse) picture = kt_test_get (app, poster);
+  g_assert_cmpuint (picture->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (picture->headers, NULL), ==, "image/jpeg");
+  int pw, ph;
+  double luma;
+  decode_jpeg (picture->body, &pw, &ph, &luma);
+  g_assert_cmpint (pw, ==, 320);
+  g_assert_cmpint (ph, ==, 180);
+  g_assert_cmpfloat (luma, >, 40.0); /* the clip's colour bars, bars at the sides */
 
   /* The walls: another teacher sees nothing of it. */
   g_autoptr (JsonParser) p3 = json_parser_new ();

@@ -20,64 +20,25 @@
 // kept to reproduce that defect; register it in tests/meson.build once it
 // passes.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
+import { json, launchChromium, sleep, startServer, tap, until } from './lib.mjs';
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
-let n = 0;
-let failed = 0;
-const ok = (cond, name, detail) => {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond && detail) console.log(`# ${String(detail).split('\n').join('\n# ')}`);
-  return cond;
-};
-const diag = (s) => console.log(`# ${s}`);
-
-const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ketang-boundary-'));
-const schedules = path.join(data, 'schedules');
-fs.mkdirSync(schedules);
-const log = [];
+const { ok, diag, end } = tap();
 let server = null;
 let browser = null;
+const schedules = fs.mkdtempSync(path.join(os.tmpdir(), 'ketang-boundary-schedules-'));
 
 function icsTime(ms) {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
-async function json(url) {
-  const r = await fetch(url);
-  return r.ok ? r.json() : null;
-}
-
-async function until(what, fn, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 try {
-  server = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
-    env: { ...process.env, KETANG_DEMO_SECONDS: '12', KETANG_SERVER_SCHEDULES_DIR: schedules },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const s of [server.stdout, server.stderr]) {
-    s.setEncoding('utf8');
-    s.on('data', (d) => log.push(...d.split('\n')));
-  }
-  const base = await until('the server to listen', async () => {
-    const line = log.find((l) => /listening on (http:\/\/\S+)/.test(l));
-    return line && /listening on (http:\/\/\S+)/.exec(line)[1];
-  }, 60_000);
+  server = await startServer(bin, { KETANG_DEMO_SECONDS: '12', KETANG_SERVER_SCHEDULES_DIR: schedules },
+    'ketang-boundary-');
+  const base = server.base;
   ok(true, 'server starts');
 
   const demo = await until('the demo lesson', async () => {
@@ -103,12 +64,7 @@ try {
   }, 60_000);
   ok(true, 'the schedule file is picked up and channel 9 airs');
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -153,14 +109,10 @@ try {
     JSON.stringify({ player: to.errors, page: pageErrors }));
 } catch (e) {
   ok(false, 'test ran to the end', e.stack || String(e));
-  diag(log.slice(-30).join('\n'));
+  if (server) diag(server.log.slice(-30).join('\n'));
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r)).catch(() => {});
-  }
-  fs.rmSync(data, { recursive: true, force: true });
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
+  if (server) await server.stop();
+  fs.rmSync(schedules, { recursive: true, force: true });
+  process.exit(end());
 }

@@ -1,0 +1,83 @@
+// What the browser tests share: TAP output, a real ketang server on a free
+// loopback port with a throw-away data directory, polling with a deadline,
+// and Debian's Chromium through playwright-core.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+export { sleep };
+
+export function tap() {
+  let n = 0;
+  let failed = 0;
+  return {
+    ok(cond, name, detail) {
+      n++;
+      if (!cond) failed++;
+      console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+      if (!cond && detail) console.log(`# ${String(detail).split('\n').join('\n# ')}`);
+      return cond;
+    },
+    diag(s) {
+      console.log(`# ${String(s).split('\n').join('\n# ')}`);
+    },
+    end() {
+      console.log(`1..${n}`);
+      return failed ? 1 : 0;
+    },
+  };
+}
+
+export async function until(what, fn, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function json(url) {
+  const r = await fetch(url);
+  return r.ok ? r.json() : null;
+}
+
+// `ketang serve --demo` with @env added; resolves once it listens.
+export async function startServer(bin, env = {}, prefix = 'ketang-browser-') {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const log = [];
+  const proc = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const s of [proc.stdout, proc.stderr]) {
+    s.setEncoding('utf8');
+    s.on('data', (d) => log.push(...d.split('\n')));
+  }
+  const base = await until('the server to listen', async () => {
+    const line = log.find((l) => /listening on (http:\/\/\S+)/.test(l));
+    return line && /listening on (http:\/\/\S+)/.exec(line)[1];
+  }, 60_000);
+  return {
+    base, data, log, proc,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      fs.rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+}
