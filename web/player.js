@@ -51,7 +51,10 @@
       stateOffAir: '休息中',
       hint: '点一下频道即可观看。声音太小时，请调大电视或手机的音量。',
       langToggle: 'English',
-      langToggleLang: 'en'
+      langToggleLang: 'en',
+      todayGuide: '今日节目',
+      guideEmpty: '今天没有安排课程',
+      guideNow: '正在播放'
     },
     en: {
       pageTitle: 'Ketang · Distance Learning Live',
@@ -81,7 +84,10 @@
       stateOffAir: 'Off air',
       hint: 'Tap a channel to watch. If the sound is too quiet, turn up the volume on your TV or phone.',
       langToggle: '中文',
-      langToggleLang: 'zh-CN'
+      langToggleLang: 'zh-CN',
+      todayGuide: "Today's lessons",
+      guideEmpty: 'No lessons today',
+      guideNow: 'On now'
     }
   };
 
@@ -89,6 +95,7 @@
   // Tunables (milliseconds)
 
   var CHANNEL_REFRESH_MS = 15000;   // normal /api/channels polling
+  var GUIDE_LINES = 8;              // lessons shown in today's guide
   var PREPARING_REFRESH_MS = 3000;  // polling while a channel is being prepared
   var MIN_REFRESH_MS = 2000;
   var BACKOFF_BASE_MS = 1000;
@@ -266,6 +273,8 @@
 
     channels: [],
     channelsLoaded: false,
+    guide: null,           // today's lessons of the channel (api/channels/<id>/guide)
+    guideKey: null,        // what the guide was fetched for (see refreshGuide)
     apiFailures: 0,
     refreshTimer: null,
 
@@ -461,6 +470,7 @@
     updateFullscreenButton();
     renderChannels();
     renderNowPlaying();
+    renderGuide();
     updateOverlays();
   }
 
@@ -629,6 +639,86 @@
     document.title = (item && item.title ? item.title + ' · ' : '') + t('pageTitle');
   }
 
+  // ---------------------------------------------------------------------
+  // The day's guide (今日节目): the channel's lessons today, the one on air
+  // marked. Fetched only when something it shows can have changed — another
+  // channel, another lesson on air or next, another day — not at every
+  // poll, so thousands of players cost the server one small request each
+  // per lesson.
+
+  function refreshGuide() {
+    var ch = currentChannel();
+    if (!ch) {
+      return;
+    }
+    var key = [ch.id, ch.now ? ch.now.start : '', ch.next ? ch.next.start : '',
+      new Date().toDateString()].join('|');
+    if (key === S.guideKey) {
+      return;
+    }
+    S.guideKey = key;
+    var id = String(ch.id);
+    getJSON('api/channels/' + encodeURIComponent(id) + '/guide', function (err, data) {
+      if (err || !data || !isArray(data.lessons) || id !== String(S.channelId)) {
+        if (err) {
+          S.guideKey = null;   // try again at the next poll
+        }
+        return;
+      }
+      S.guide = data.lessons;
+      renderGuide();
+    });
+  }
+
+  function renderGuide() {
+    var list = $('guide-list');
+    if (!list) {
+      return;
+    }
+    while (list.firstChild) {
+      list.removeChild(list.firstChild);
+    }
+    // A TV guide's window: the two lessons before the one on air (or the
+    // next one) and what follows, at most GUIDE_LINES in all, so a channel
+    // that loops a short lesson all day does not fill the page.
+    var lessons = S.guide || [];
+    var at = 0;
+    while (at < lessons.length && lessons[at].state === 'past') {
+      at++;
+    }
+    var first = Math.max(0, Math.min(at - 2, lessons.length - GUIDE_LINES));
+    var last = Math.min(lessons.length, first + GUIDE_LINES);
+    for (var i = first; i < last; i++) {
+      var entry = lessons[i];
+      var lesson = entry.lesson || {};
+      var li = document.createElement('li');
+      li.className = 'guide-item guide-' + (entry.state || 'upcoming');
+      var time = document.createElement('span');
+      time.className = 'guide-time';
+      time.appendChild(document.createTextNode(hhmm(lesson.start)));
+      var title = document.createElement('span');
+      title.className = 'guide-title';
+      title.appendChild(document.createTextNode(lesson.title || ''));
+      li.appendChild(time);
+      li.appendChild(title);
+      if (lesson.teacher) {
+        var teacher = document.createElement('span');
+        teacher.className = 'guide-teacher';
+        teacher.appendChild(document.createTextNode(lesson.teacher));
+        li.appendChild(teacher);
+      }
+      if (entry.state === 'on-air') {
+        var mark = document.createElement('span');
+        mark.className = 'guide-mark';
+        mark.appendChild(document.createTextNode(t('guideNow')));
+        li.appendChild(mark);
+        li.setAttribute('aria-current', 'true');
+      }
+      list.appendChild(li);
+    }
+    show($('guide-empty'), S.guide !== null && !lessons.length);
+  }
+
   // Milliseconds until the current item ends (by the server's offset, so
   // the device clock does not matter), or NaN when unknown.
   function msUntilItemEnds(ch) {
@@ -697,6 +787,7 @@
       }
       renderChannels();
       renderNowPlaying();
+      refreshGuide();
 
       var delay = CHANNEL_REFRESH_MS;
       var ch = currentChannel();
@@ -766,6 +857,9 @@
     teardown();
     renderChannels();
     renderNowPlaying();
+    S.guide = null;
+    renderGuide();
+    refreshGuide();
     var ch = currentChannel();
     if (ch && (ch.state === 'preparing' || ch.state === 'off-air')) {
       setState(ch.state);

@@ -7,7 +7,7 @@
 // player, in headless Chromium (Debian's chromium, driven by
 // playwright-core), must keep currentTime advancing through both
 // boundaries with no player error, and its on-screen title must go from the
-// first lesson to the second.
+// first lesson to the second, and today's guide must mark each as it airs.
 //
 //   node tests/browser/boundary.test.mjs <path-to-ketang>
 //
@@ -75,6 +75,8 @@ try {
   const stopAt = T + 36_000 + 8_000;
   while (Date.now() < stopAt) {
     samples.push(await page.evaluate(() => ({
+      guide: Array.from(document.querySelectorAll('#guide-list li'))
+        .map((li) => (li.getAttribute('aria-current') === 'true' ? '*' : '') + li.textContent),
       t: Date.now(),
       current: document.querySelector('video') ? document.querySelector('video').currentTime : 0,
       title: (document.getElementById('now-title') || {}).textContent || '',
@@ -88,6 +90,18 @@ try {
   const second = titles.indexOf('第二节：太极拳');
   ok(first >= 0 && second > first, 'the title goes from the first lesson to the second',
     JSON.stringify(titles));
+
+  // Today's guide lists both lessons and marks the one on air as it changes.
+  const guides = samples.map((s) => s.guide.join(' | ')).filter((v, i, a) => i === 0 || v !== a[i - 1]);
+  diag(`guides in order: ${JSON.stringify(guides)}`);
+  const hm = (ms) => new Date(ms).toLocaleTimeString('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit' });
+  const lineA = `${hm(T)}第一节：八段锦王老师`;
+  const lineB = `${hm(T + 24_000)}第二节：太极拳王老师`;
+  const marks = (g) => g.indexOf(`*${lineA}正在播放`) >= 0 ? 'A' : g.indexOf(`*${lineB}正在播放`) >= 0 ? 'B' : '-';
+  ok(guides.every((g) => g.includes(lineA) && g.includes(lineB)), "today's guide lists both lessons",
+    JSON.stringify(guides));
+  const order = guides.map(marks).filter((v, i, a) => i === 0 || v !== a[i - 1]).join('');
+  ok(/A.*B/.test(order), 'the guide marks the first lesson on air, then the second', order);
 
   // currentTime keeps advancing: across the window from the start of A to
   // past the start of B, it moved on by most of the wall time.

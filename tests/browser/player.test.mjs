@@ -41,6 +41,7 @@ const TESTS = [
   'page, player script and hls.js are served',
   'page loads in Chromium and uses hls.js',
   '#now-title shows the demo lesson title',
+  "today's guide lists the channel's lessons",
   `video currentTime advances by at least ${ADVANCE_SECONDS} s`,
   'screenshot saved',
   'audio-only toggle plays the audio-only variant',
@@ -481,6 +482,19 @@ async function main() {
     });
     const text = await page.textContent('#now-title');
     diag(`now-title: ${text}`);
+  });
+
+  // 5b: the day's guide (the demo channel loops one short lesson all day:
+  // at most 8 lines of it; tests/browser/boundary.test.mjs checks the
+  // guide of a real timetable across lessons).
+  await step(async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#guide-list li').length > 0,
+      null, { timeout: 15_000, polling: 250 });
+    const shown = await page.evaluate(() => Array.from(document.querySelectorAll('#guide-list li'))
+      .map((li) => li.textContent));
+    assert(shown.length === 8, `${shown.length} guide lines`);
+    shown.forEach((l) => assert(/^\d\d:\d\d/.test(l) && l.includes(DEMO_TITLE_PART), `guide line "${l}"`));
+    diag(`guide: ${shown.slice(0, 2).join(' | ')} …`);
   });
 
   // 6
