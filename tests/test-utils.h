@@ -44,6 +44,8 @@ guint kt_test_raw_status (KtApp *app, const char *request_line);
 /* Send @request verbatim (headers and any body), then end the sending side;
  * the status code of the answer, 0 when the server closed without one. */
 guint kt_test_raw_exchange (KtApp *app, const char *request);
+/* The same with @len bytes that may hold anything (NULs included). */
+guint kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len);
 KtTestResponse *kt_test_request_bytes (KtApp *app, const char *method, const char *path,
                                        const char *const *headers, const char *content_type,
                                        const void *body, gsize body_len);
