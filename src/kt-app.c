@@ -290,6 +290,11 @@ gboolean
 kt_app_start (KtApp *app, GError **error)
 {
   app->http = kt_http_new (app);
+  const char *certificate = kt_config_get_string (app->config, "server", "tls_certificate");
+  if (*certificate != '\0' &&
+      !kt_http_set_tls (app->http, certificate,
+                        kt_config_get_string (app->config, "server", "tls_key"), error))
+    return FALSE;
   if (!kt_http_listen (app->http, kt_config_get_string (app->config, "server", "listen"), error))
     return FALSE;
   if (app->demo && !start_demo (app, error))

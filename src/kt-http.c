@@ -22,6 +22,10 @@
  * libsoup runs on the main context, like the rest of ketang, so a handler
  * must never block: it answers from memory (playlists, mapped segments) or
  * from small files.
+ *
+ * HTTPS is libsoup's own (a GTlsCertificate on the server, the listening
+ * socket marked HTTPS) when the config names a certificate; nothing else in
+ * the routes changes, except that cookies set over TLS say Secure.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -38,6 +42,7 @@ struct _KtHttp {
   KtApp *app;
   SoupServer *server;
   char *base_uri;
+  gboolean tls; /* HTTPS (kt_http_set_tls) */
   GCancellable *cancellable; /* cancelled at free: answers still being made are dropped */
 };
 
@@ -502,6 +507,21 @@ kt_http_new (KtApp *app)
 }
 
 gboolean
+kt_http_set_tls (KtHttp *http, const char *certificate, const char *key, GError **error)
+{
+  g_autoptr (GTlsCertificate) tls =
+      key && *key ? g_tls_certificate_new_from_files (certificate, key, error)
+                  : g_tls_certificate_new_from_file (certificate, error);
+  if (tls == NULL) {
+    g_prefix_error (error, "TLS certificate %s: ", certificate);
+    return FALSE;
+  }
+  g_object_set (http->server, "tls-certificate", tls, NULL);
+  http->tls = TRUE;
+  return TRUE;
+}
+
+gboolean
 kt_http_listen (KtHttp *http, const char *listen, GError **error)
 {
   const char *colon = strrchr (listen, ':');
@@ -523,7 +543,7 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
                  "cannot listen on “%s”: the host must be an IP address", listen);
     return FALSE;
   }
-  if (!soup_server_listen (http->server, address, 0, error)) {
+  if (!soup_server_listen (http->server, address, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
     g_prefix_error (error, "cannot listen on %s: ", listen);
     return FALSE;
   }

@@ -12,6 +12,9 @@ typedef struct _KtHttp KtHttp;
 
 KtHttp *kt_http_new (KtApp *app);
 /* @listen is HOST:PORT; port 0 picks a free port. */
+/* Serve HTTPS with the PEM @certificate and @key files (@key NULL or empty:
+ * the key is in @certificate); before kt_http_listen. */
+gboolean kt_http_set_tls (KtHttp *http, const char *certificate, const char *key, GError **error);
 gboolean kt_http_listen (KtHttp *http, const char *listen, GError **error);
 /* "http://HOST:PORT/" after listening. */
 const char *kt_http_base_uri (KtHttp *http);

@@ -130,14 +130,31 @@ kt_test_request_body (KtApp *app, const char *method, const char *path,
                                 body ? strlen (body) : 0);
 }
 
+/* The tests' HTTP client, shared so connections are kept alive. */
+static SoupSession *
+test_session (void)
+{
+  static SoupSession *session = NULL;
+  if (session == NULL)
+    session = soup_session_new_with_options ("timeout", 30, NULL);
+  return session;
+}
+
+void
+kt_test_trust_certificate (const char *pem_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (pem_path, &error);
+  g_assert_no_error (error);
+  soup_session_set_tls_database (test_session (), database);
+}
+
 KtTestResponse *
 kt_test_request_bytes (KtApp *app, const char *method, const char *path,
                        const char *const *headers, const char *content_type, const void *body,
                        gsize body_len)
 {
-  static SoupSession *session = NULL;
-  if (session == NULL)
-    session = soup_session_new_with_options ("timeout", 30, NULL);
+  SoupSession *session = test_session ();
 
   g_autofree char *base = g_strdup (kt_app_base_uri (app));
   base[strlen (base) - 1] = '\0'; /* drop the trailing slash */

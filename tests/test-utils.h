@@ -43,6 +43,9 @@ KtTestResponse *kt_test_request_body (KtApp *app, const char *method, const char
 guint kt_test_raw_status (KtApp *app, const char *request_line);
 /* Send @request verbatim (headers and any body), then end the sending side;
  * the status code of the answer, 0 when the server closed without one. */
+/* Make the tests' HTTP client trust only the certificate(s) in @pem_path
+ * (a test's own self-signed one), verified as any browser would. */
+void kt_test_trust_certificate (const char *pem_path);
 guint kt_test_raw_exchange (KtApp *app, const char *request);
 /* The same with @len bytes that may hold anything (NULs included). */
 guint kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len);
