@@ -45,6 +45,22 @@ not_on_air (SoupServerMessage *msg, KtChannel *channel)
                    kt_channel_id (channel));
 }
 
+/* A player is known by its address, its User-Agent and its query (the
+ * token or viewer id a player carries): see kt-metrics.c. */
+static void
+count_viewer (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
+              const KtRendition *rendition)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+  const char *agent = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "User-Agent");
+  const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
+  g_autofree char *client = g_strjoin ("\n", host ? host : "", agent ? agent : "",
+                                       query ? query : "", NULL);
+  kt_metrics_viewer_seen (kt_app_metrics (app), kt_channel_id (channel), rendition->name, client,
+                          kt_clock_now_us ());
+}
+
 void
 kt_http_live_handle (KtApp *app, KtRequest *request)
 {
@@ -81,6 +97,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
     not_on_air (msg, channel);
     return;
   }
+  count_viewer (app, msg, channel, rendition);
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
 

@@ -29,6 +29,7 @@
 #include "kt-build-config.h"
 #include "kt-config.h"
 #include "kt-library.h"
+#include "kt-metrics.h"
 #include "kt-store.h"
 #include "kt-viewpoint.h"
 
@@ -58,6 +59,7 @@ static const KtRoute kt_routes[] = {
   { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
   { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
+  { "/metrics", "GET HEAD", "public", kt_http_metrics_handle }, /* loopback or bearer token */
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },
   { "/watch/", "GET HEAD", "public", kt_http_watch_handle },
   { "/vendor/", "GET HEAD", "public", kt_http_vendor_handle },
@@ -375,6 +377,50 @@ method_allowed (const char *methods, const char *method)
   return g_strv_contains ((const char *const *) list, method);
 }
 
+/* What /metrics needs to know about a request when its answer is written:
+ * the route that took it (a prefix from kt_routes[], never the client's
+ * path) and when it came in. */
+static GQuark served_quark;
+
+typedef struct {
+  const char *route;
+  gint64 started_us; /* monotonic */
+} KtServed;
+
+static void
+mark_served (SoupServerMessage *msg, const char *route)
+{
+  KtServed *served = g_new (KtServed, 1);
+  served->route = route;
+  served->started_us = g_get_monotonic_time ();
+  g_object_set_qdata_full (G_OBJECT (msg), served_quark, served, g_free);
+}
+
+static void
+count_served (KtHttp *http, SoupServerMessage *msg, gboolean aborted)
+{
+  const KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
+  if (served == NULL) /* refused before routing (a body over the limit) */
+    return;
+  guint status = aborted ? 0 : soup_server_message_get_status (msg);
+  gboolean head = g_str_equal (soup_server_message_get_method (msg), "HEAD");
+  guint64 bytes = aborted || head ? 0 : soup_server_message_get_response_body (msg)->length;
+  kt_metrics_count_request (kt_app_metrics (http->app), served->route, status, bytes,
+                            (g_get_monotonic_time () - served->started_us) / 1e6);
+}
+
+static void
+on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  count_served (user_data, msg, FALSE);
+}
+
+static void
+on_request_aborted (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  count_served (user_data, msg, TRUE);
+}
+
 static void
 on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
             GHashTable *query, gpointer user_data)
@@ -385,6 +431,7 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
   const char *method = soup_server_message_get_method (msg);
 
   g_debug ("request method=%s path=%s", method, path);
+  mark_served (msg, NULL);
   if (path == NULL || path[0] != '/') {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
     return;
@@ -400,6 +447,7 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
                                   : g_str_equal (path, route->prefix);
     if (!matches)
       continue;
+    ((KtServed *) g_object_get_qdata (G_OBJECT (msg), served_quark))->route = route->prefix;
 
     if (!method_allowed (route->methods, method)) {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
@@ -493,11 +541,15 @@ KtHttp *
 kt_http_new (KtApp *app)
 {
   KtHttp *http = g_new0 (KtHttp, 1);
+  if (served_quark == 0)
+    served_quark = g_quark_from_static_string ("kt-http-served");
   http->app = app;
   http->cancellable = g_cancellable_new ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
   soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
+  g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_finished), http);
+  g_signal_connect (http->server, "request-aborted", G_CALLBACK (on_request_aborted), http);
   return http;
 }
 

@@ -67,6 +67,7 @@ void kt_http_api_handle (KtApp *app, KtRequest *request);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);
 void kt_http_watch_handle (KtApp *app, KtRequest *request);
+void kt_http_metrics_handle (KtApp *app, KtRequest *request);
 
 /* Serve @root/@parts… (NULL-terminated, checked segments) if its real path
  * lies inside @root; 404 otherwise. */

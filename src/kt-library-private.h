@@ -38,6 +38,7 @@ struct _KtLibrary {
   GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
   KtLibraryItemDone ready;
   gpointer ready_data;
+  guint64 jobs_ready, jobs_failed; /* jobs ended since start, for /metrics */
 
   /* Uploads (kt-library-import.c), all on the main context. */
   guint max_jobs;       /* 0 until kt_library_start_imports */

@@ -241,6 +241,10 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
     else
       g_info ("item=%s ready segments=%u", id, segments);
   }
+  if (error == NULL)
+    library->jobs_ready++;
+  else
+    library->jobs_failed++;
   if (error != NULL) {
     kt_library_remove_tree (tmp_dir);
     kt_library_set_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
@@ -257,6 +261,13 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
     done (library, id, error, done_data);
   if (library->ready)
     library->ready (library, id, error, library->ready_data);
+}
+
+void
+kt_library_jobs_finished (KtLibrary *library, guint64 *ready, guint64 *failed)
+{
+  *ready = library->jobs_ready;
+  *failed = library->jobs_failed;
 }
 
 guint

@@ -80,6 +80,8 @@ gboolean kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibr
 gboolean kt_library_is_making (KtLibrary *library, const char *id);
 /* Jobs running now. */
 guint kt_library_jobs_running (KtLibrary *library);
+/* Jobs (normalizations, demo and slates) that ended since start. */
+void kt_library_jobs_finished (KtLibrary *library, guint64 *ready, guint64 *failed);
 /* Called on the main context whenever any job ends (@error NULL when its
  * item became ready). */
 void kt_library_set_ready_callback (KtLibrary *library, KtLibraryItemDone ready,
