@@ -126,13 +126,14 @@ kt_http_media_handle (KtApp *app, KtRequest *request)
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }
-  /* The item id comes from the database, never from the path as given. */
-  g_autoptr (KtItem) item = kt_library_get (kt_app_library (app), request->parts[0]);
-  if (item == NULL || item->state != KT_ITEM_READY || index >= item->segment_count) {
+  /* Only an id the library knows as ready reaches the file system (and
+   * segments were checked: no "..", no slashes). */
+  const char *item_id = request->parts[0];
+  if (index >= kt_library_ready_segments (kt_app_library (app), item_id)) {
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }
-  g_autofree char *path = kt_library_segment_path (kt_app_library (app), item->id, rendition, index);
+  g_autofree char *path = kt_library_segment_path (kt_app_library (app), item_id, rendition, index);
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) bytes = kt_segment_store_get (kt_app_segments (app), path, &error);
   if (bytes == NULL) {

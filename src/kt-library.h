@@ -56,6 +56,9 @@ void kt_library_free (KtLibrary *library);
 
 /* (transfer full) NULL when there is no such item. */
 KtItem *kt_library_get (KtLibrary *library, const char *id);
+/* The segment count of a ready item, 0 when @id is not ready or not known.
+ * Answered from memory after the first call for an item. */
+guint kt_library_ready_segments (KtLibrary *library, const char *id);
 /* Absolute path of segment @index of @rendition of a ready item. */
 char *kt_library_segment_path (KtLibrary *library, const char *item_id,
                                const KtRendition *rendition, guint index);
