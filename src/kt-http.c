@@ -553,6 +553,25 @@ kt_http_new (KtApp *app)
   return http;
 }
 
+/* soup_server_listen() leaves GSocket's accept backlog of 10: when a crowd
+ * tunes in at once (a lesson starts) and the main loop is busy, the kernel
+ * drops the connections beyond it, and each dropped client waits 1, 3, 7 s
+ * before it tries again. So the socket is made here with the largest
+ * backlog the kernel allows (it caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 4096
+
+static gboolean
+listen_on (SoupServer *server, GSocketAddress *address, GError **error)
+{
+  g_autoptr (GSocket) sock = g_socket_new (g_socket_address_get_family (address),
+                                           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (sock == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (sock, LISTEN_BACKLOG);
+  return g_socket_bind (sock, address, TRUE /* SO_REUSEADDR */, error) &&
+         g_socket_listen (sock, error) && soup_server_listen_socket (server, sock, 0, error);
+}
+
 gboolean
 kt_http_listen (KtHttp *http, const char *listen, GError **error)
 {
@@ -575,7 +594,7 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
                  "cannot listen on “%s”: the host must be an IP address", listen);
     return FALSE;
   }
-  if (!soup_server_listen (http->server, address, 0, error)) {
+  if (!listen_on (http->server, address, error)) {
     g_prefix_error (error, "cannot listen on %s: ", listen);
     return FALSE;
   }
