@@ -21,16 +21,6 @@ scrape (KtApp *target, const char *const *headers, guint expect_status)
   return kt_test_body_text (r);
 }
 
-/* The value of the sample written exactly as @series ("name{labels}"), or 0
- * when the scrape has no such sample. */
-static double
-sample (const char *text, const char *series)
-{
-  g_autofree char *needle = g_strconcat ("\n", series, " ", NULL);
-  const char *p = strstr (text, needle);
-  return p ? g_ascii_strtod (p + strlen (needle), NULL) : 0;
-}
-
 static gsize
 get_size (const char *path, const char *query)
 {
@@ -72,7 +62,7 @@ test_counters_move_with_traffic (void)
   g_assert_false (kt_store_exec (kt_app_store (app), "SELECT nothing FROM no_such_table", NULL));
 
   g_autofree char *after = scrape (app, NULL, 200);
-#define MOVED(series) (sample (after, series) - sample (before, series))
+#define MOVED(series) (kt_test_metric (after, series) - kt_test_metric (before, series))
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}"), ==, 4);
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/media/\",status=\"2xx\"}"), ==, 2);
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/api/heartbeat\",status=\"2xx\"}"),
@@ -89,11 +79,11 @@ test_counters_move_with_traffic (void)
   /* The scrape before counts itself once it is written. */
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/metrics\",status=\"2xx\"}"), ==, 1);
 #undef MOVED
-  g_assert_cmpfloat (sample (after, "ketang_viewers{channel=\"1\",rendition=\"720p\"}"), ==, 2);
-  g_assert_cmpfloat (sample (after, "ketang_viewers{channel=\"1\",rendition=\"360p\"}"), ==, 1);
-  g_assert_cmpfloat (sample (after, "ketang_channel_state{channel=\"1\",state=\"on-air\"}"), ==, 1);
-  g_assert_cmpfloat (sample (after, "ketang_channel_state{channel=\"1\",state=\"off-air\"}"), ==, 0);
-  g_assert_cmpfloat (sample (after, "ketang_normalization_jobs_finished_total{result=\"ready\"}"),
+  g_assert_cmpfloat (kt_test_metric (after, "ketang_viewers{channel=\"1\",rendition=\"720p\"}"), ==, 2);
+  g_assert_cmpfloat (kt_test_metric (after, "ketang_viewers{channel=\"1\",rendition=\"360p\"}"), ==, 1);
+  g_assert_cmpfloat (kt_test_metric (after, "ketang_channel_state{channel=\"1\",state=\"on-air\"}"), ==, 1);
+  g_assert_cmpfloat (kt_test_metric (after, "ketang_channel_state{channel=\"1\",state=\"off-air\"}"), ==, 0);
+  g_assert_cmpfloat (kt_test_metric (after, "ketang_normalization_jobs_finished_total{result=\"ready\"}"),
                      >=, 1); /* the demo lesson */
   g_assert_nonnull (strstr (after, "# TYPE ketang_live_input_up gauge\n"));
 
@@ -103,8 +93,8 @@ test_counters_move_with_traffic (void)
   g_autofree char *again = playlist_as ("720p", "c");
   kt_clock_advance (4 * G_USEC_PER_SEC);
   g_autofree char *later = scrape (app, NULL, 200);
-  g_assert_cmpfloat (sample (later, "ketang_viewers{channel=\"1\",rendition=\"720p\"}"), ==, 1);
-  g_assert_cmpfloat (sample (later, "ketang_viewers{channel=\"1\",rendition=\"360p\"}"), ==, 0);
+  g_assert_cmpfloat (kt_test_metric (later, "ketang_viewers{channel=\"1\",rendition=\"720p\"}"), ==, 1);
+  g_assert_cmpfloat (kt_test_metric (later, "ketang_viewers{channel=\"1\",rendition=\"360p\"}"), ==, 0);
 }
 
 static void
