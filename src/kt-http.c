@@ -26,6 +26,9 @@
 #define G_LOG_DOMAIN "kt-http"
 
 #include "kt-http.h"
+
+#include <errno.h>
+#include <sys/socket.h>
 #include "kt-build-config.h"
 #include "kt-config.h"
 #include "kt-library.h"
@@ -553,23 +556,69 @@ kt_http_new (KtApp *app)
   return http;
 }
 
-/* soup_server_listen() leaves GSocket's accept backlog of 10: when a crowd
- * tunes in at once (a lesson starts) and the main loop is busy, the kernel
- * drops the connections beyond it, and each dropped client waits 1, 3, 7 s
- * before it tries again. So the socket is made here with the largest
- * backlog the kernel allows (it caps it at net.core.somaxconn). */
+/* How connections get in. libsoup accepts one connection per listening
+ * socket per main-loop iteration, and an iteration with a thousand viewers
+ * connected takes tens of milliseconds: a crowd tuning in when a lesson
+ * starts then waits in the kernel's queue for seconds, and, with GSocket's
+ * default backlog of 10, is partly dropped and retries 1, 3, 7 s later
+ * (measured: see docs/serving.md). So ketang listens on LISTENERS sockets
+ * bound to the same address with SO_REUSEPORT, all on this one main context
+ * (no threads, nothing shared changes hands): the kernel spreads new
+ * connections over them and each accepts once per iteration; and each has
+ * the largest backlog the kernel allows (capped at net.core.somaxconn).
+ *
+ * SO_REUSEPORT would also let a second ketang of the same user bind the
+ * same port and silently take half the viewers. A plain socket is bound
+ * first, without the option, so a port already taken is still refused
+ * ("address in use"), and it tells which port 0 picked. */
+#define LISTENERS 8
 #define LISTEN_BACKLOG 4096
 
-static gboolean
-listen_on (SoupServer *server, GSocketAddress *address, GError **error)
+static GSocket *
+bound_socket (GSocketAddress *address, gboolean reuse_port, GError **error)
 {
   g_autoptr (GSocket) sock = g_socket_new (g_socket_address_get_family (address),
                                            G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
   if (sock == NULL)
-    return FALSE;
+    return NULL;
   g_socket_set_listen_backlog (sock, LISTEN_BACKLOG);
-  return g_socket_bind (sock, address, TRUE /* SO_REUSEADDR */, error) &&
-         g_socket_listen (sock, error) && soup_server_listen_socket (server, sock, 0, error);
+  if (!reuse_port)
+    return g_socket_bind (sock, address, TRUE /* SO_REUSEADDR */, error) ? g_steal_pointer (&sock)
+                                                                         : NULL;
+  /* g_socket_bind() would clear SO_REUSEPORT (it keeps it for multicast
+   * only), so this one is bound by hand. */
+  struct sockaddr_storage native;
+  gssize len = g_socket_address_get_native_size (address);
+  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
+      !g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
+      !g_socket_address_to_native (address, &native, sizeof native, error))
+    return NULL;
+  if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native, len) != 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Error binding to address: %s",
+                 g_strerror (saved));
+    return NULL;
+  }
+  return g_steal_pointer (&sock);
+}
+
+static gboolean
+listen_on (SoupServer *server, GSocketAddress *address, GError **error)
+{
+  g_autoptr (GSocket) probe = bound_socket (address, FALSE, error);
+  if (probe == NULL)
+    return FALSE;
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (probe, error);
+  if (local == NULL)
+    return FALSE;
+  g_socket_close (probe, NULL);
+  for (guint i = 0; i < LISTENERS; i++) {
+    g_autoptr (GSocket) sock = bound_socket (local, TRUE, error);
+    if (sock == NULL || !g_socket_listen (sock, error) ||
+        !soup_server_listen_socket (server, sock, 0, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
