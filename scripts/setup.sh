@@ -9,17 +9,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 # Build tools, libraries (-dev), the GStreamer elements the pipelines use,
-# the CJK font for slates and the demo, Chromium for the browser tests and
-# ffmpeg, which the tests use as an independent HLS client; clang (libFuzzer)
-# and valgrind for the hardening checks; openssl makes the TLS test's
-# certificate, glib-networking is GLib's TLS.
+# the CJK font for slates and the demo, Chromium for the browser tests,
+# ffmpeg, which the tests use as an independent HLS client, nginx, which the
+# edge test runs in front of ketang with deploy/nginx-edge.conf; clang
+# (libFuzzer) and valgrind for the hardening checks; openssl makes the TLS
+# test's certificate, glib-networking is GLib's TLS.
 packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libsoup-3.0-dev libsqlite3-dev libjson-glib-dev libical-dev libsodium-dev tzdata
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
-  fonts-noto-cjk sqlite3 ffmpeg chromium curl ca-certificates
+  fonts-noto-cjk sqlite3 ffmpeg chromium curl ca-certificates nginx
   clang valgrind openssl glib-networking
 )
 

@@ -46,6 +46,7 @@ struct _KtApp {
   gint64 horizon_us;
   guint housekeeping;
   KtHttp *http;
+  KtMetrics *metrics; /* serving numbers, kept across stop for a last scrape */
 };
 
 #define HORIZON_US (G_GINT64_CONSTANT (62) * 24 * 3600 * G_USEC_PER_SEC)
@@ -78,6 +79,7 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->config = config;
   app->demo = demo;
   app->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) kt_channel_free);
+  app->metrics = kt_metrics_new ();
 
   const char *data_dir = kt_config_get_string (config, "server", "data_dir");
   if (g_mkdir_with_parents (data_dir, 0755) != 0) {
@@ -345,6 +347,7 @@ kt_app_free (KtApp *app)
   g_clear_pointer (&app->store, kt_store_free);
   g_clear_pointer (&app->timezone, g_time_zone_unref);
   g_clear_pointer (&app->config, kt_config_free);
+  g_clear_pointer (&app->metrics, kt_metrics_free);
   g_free (app->demo_item_id);
   g_free (app);
 }
@@ -457,6 +460,12 @@ KtAttendance *
 kt_app_attendance (KtApp *app)
 {
   return app->attendance;
+}
+
+KtMetrics *
+kt_app_metrics (KtApp *app)
+{
+  return app->metrics;
 }
 
 KtStore *

@@ -8,6 +8,7 @@
 #include "kt-config.h"
 #include "kt-hls.h"
 #include "kt-library.h"
+#include "kt-metrics.h"
 #include "kt-store.h"
 #include "kt-upload.h"
 #include "kt-timetable.h"
@@ -57,6 +58,8 @@ void kt_app_lesson_clear (KtAppLesson *lesson);
 /* Lessons from @from_us on, on every channel, that air @item_id: KtAppLesson. */
 GArray *kt_app_lessons_using (KtApp *app, const char *item_id, gint64 from_us);
 KtSegmentStore *kt_app_segments (KtApp *app);
+/* Requests, bytes, latencies and viewers, for /metrics. */
+KtMetrics *kt_app_metrics (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);
 GTimeZone *kt_app_timezone (KtApp *app);

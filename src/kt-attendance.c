@@ -31,6 +31,7 @@
 #define G_LOG_DOMAIN "kt-attendance"
 
 #include "kt-attendance.h"
+#include "kt-metrics.h"
 #include "kt-clock.h"
 
 G_DEFINE_QUARK (kt-attendance-error-quark, kt_attendance_error)
@@ -67,6 +68,8 @@ struct _KtAttendance {
   GHashTable *sessions; /* key → Session*, owned: open ones and closed ones not yet written */
   GHashTable *trackers; /* viewer_key "\n" channel → Tracker*, owned */
   guint timer;
+  KtHistogram *flush_timings; /* seconds per flush that wrote, for /metrics */
+  guint64 flush_failures;
 };
 
 static const char *const state_names[] = { "playing", "paused", "stalled" };
@@ -146,6 +149,7 @@ kt_attendance_new (KtStore *store, const KtAttendanceOptions *options, GError **
                                          (GDestroyNotify) session_free);
   att->trackers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) tracker_free);
+  att->flush_timings = kt_histogram_new (kt_metrics_latency_bounds, kt_metrics_n_latency_bounds);
   if (!kt_store_exec (store,
                       "UPDATE viewer_sessions SET left_us = last_us WHERE left_us IS NULL", NULL))
     return store_error (att, error), NULL;
@@ -165,7 +169,15 @@ kt_attendance_free (KtAttendance *att)
     kt_clock_timer_remove (att->timer);
   g_clear_pointer (&att->sessions, g_hash_table_destroy);
   g_clear_pointer (&att->trackers, g_hash_table_destroy);
+  g_clear_pointer (&att->flush_timings, kt_histogram_free);
   g_free (att);
+}
+
+const KtHistogram *
+kt_attendance_flush_timings (KtAttendance *att, guint64 *failures)
+{
+  *failures = att->flush_failures;
+  return att->flush_timings;
 }
 
 void
@@ -384,11 +396,15 @@ kt_attendance_flush (KtAttendance *att, gint64 now_us, GError **error)
     changed += s->dirty;
   }
   if (changed > 0) {
-    if (!kt_store_begin (att->store, NULL))
+    gint64 started = g_get_monotonic_time ();
+    if (!kt_store_begin (att->store, NULL)) {
+      att->flush_failures++;
       return store_error (att, error);
+    }
     g_hash_table_iter_init (&iter, att->sessions);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s)) {
       if (s->dirty && !write_session (att, s)) {
+        att->flush_failures++;
         store_error (att, error);
         kt_store_rollback (att->store);
         forget_fresh_rows (att);
@@ -396,11 +412,13 @@ kt_attendance_flush (KtAttendance *att, gint64 now_us, GError **error)
       }
     }
     if (!kt_store_commit (att->store, NULL)) {
+      att->flush_failures++;
       store_error (att, error);
       kt_store_rollback (att->store);
       forget_fresh_rows (att);
       return FALSE;
     }
+    kt_histogram_observe (att->flush_timings, (g_get_monotonic_time () - started) / 1e6);
     g_debug ("flushed sessions=%u", changed);
   }
   g_hash_table_iter_init (&iter, att->sessions);

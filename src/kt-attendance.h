@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "kt-channel.h"
+#include "kt-metrics.h"
 #include "kt-store.h"
 
 G_BEGIN_DECLS
@@ -64,6 +65,8 @@ void kt_attendance_heartbeat (KtAttendance *attendance, KtChannel *channel,
  * heartbeat), then write every changed session in one transaction. On
  * failure nothing is lost from memory; the next flush tries again. */
 gboolean kt_attendance_flush (KtAttendance *attendance, gint64 now_us, GError **error);
+/* Seconds each flush that wrote took (borrowed), and how many failed. */
+const KtHistogram *kt_attendance_flush_timings (KtAttendance *attendance, guint64 *failures);
 /* Forget what is not flushed yet, as a killed process would (for tests). */
 void kt_attendance_abandon (KtAttendance *attendance);
 

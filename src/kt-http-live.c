@@ -45,6 +45,22 @@ not_on_air (SoupServerMessage *msg, KtChannel *channel)
                    kt_channel_id (channel));
 }
 
+/* A player is known by its address, its User-Agent and its query (the
+ * token or viewer id a player carries): see kt-metrics.c. */
+static void
+count_viewer (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
+              const KtRendition *rendition)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+  const char *agent = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "User-Agent");
+  const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
+  g_autofree char *client = g_strjoin ("\n", host ? host : "", agent ? agent : "",
+                                       query ? query : "", NULL);
+  kt_metrics_viewer_seen (kt_app_metrics (app), kt_channel_id (channel), rendition->name, client,
+                          kt_clock_now_us ());
+}
+
 void
 kt_http_live_handle (KtApp *app, KtRequest *request)
 {
@@ -81,6 +97,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
     not_on_air (msg, channel);
     return;
   }
+  count_viewer (app, msg, channel, rendition);
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
 
@@ -109,13 +126,14 @@ kt_http_media_handle (KtApp *app, KtRequest *request)
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }
-  /* The item id comes from the database, never from the path as given. */
-  g_autoptr (KtItem) item = kt_library_get (kt_app_library (app), request->parts[0]);
-  if (item == NULL || item->state != KT_ITEM_READY || index >= item->segment_count) {
+  /* Only an id the library knows as ready reaches the file system (and
+   * segments were checked: no "..", no slashes). */
+  const char *item_id = request->parts[0];
+  if (index >= kt_library_ready_segments (kt_app_library (app), item_id)) {
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }
-  g_autofree char *path = kt_library_segment_path (kt_app_library (app), item->id, rendition, index);
+  g_autofree char *path = kt_library_segment_path (kt_app_library (app), item_id, rendition, index);
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) bytes = kt_segment_store_get (kt_app_segments (app), path, &error);
   if (bytes == NULL) {

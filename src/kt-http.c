@@ -30,9 +30,13 @@
 #define G_LOG_DOMAIN "kt-http"
 
 #include "kt-http.h"
+
+#include <errno.h>
+#include <sys/socket.h>
 #include "kt-build-config.h"
 #include "kt-config.h"
 #include "kt-library.h"
+#include "kt-metrics.h"
 #include "kt-store.h"
 #include "kt-viewpoint.h"
 
@@ -63,6 +67,7 @@ static const KtRoute kt_routes[] = {
   { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
   { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
+  { "/metrics", "GET HEAD", "public", kt_http_metrics_handle }, /* loopback or bearer token */
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },
   { "/watch/", "GET HEAD", "public", kt_http_watch_handle },
   { "/vendor/", "GET HEAD", "public", kt_http_vendor_handle },
@@ -380,6 +385,50 @@ method_allowed (const char *methods, const char *method)
   return g_strv_contains ((const char *const *) list, method);
 }
 
+/* What /metrics needs to know about a request when its answer is written:
+ * the route that took it (a prefix from kt_routes[], never the client's
+ * path) and when it came in. */
+static GQuark served_quark;
+
+typedef struct {
+  const char *route;
+  gint64 started_us; /* monotonic */
+} KtServed;
+
+static void
+mark_served (SoupServerMessage *msg, const char *route)
+{
+  KtServed *served = g_new (KtServed, 1);
+  served->route = route;
+  served->started_us = g_get_monotonic_time ();
+  g_object_set_qdata_full (G_OBJECT (msg), served_quark, served, g_free);
+}
+
+static void
+count_served (KtHttp *http, SoupServerMessage *msg, gboolean aborted)
+{
+  const KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
+  if (served == NULL) /* refused before routing (a body over the limit) */
+    return;
+  guint status = aborted ? 0 : soup_server_message_get_status (msg);
+  gboolean head = g_str_equal (soup_server_message_get_method (msg), "HEAD");
+  guint64 bytes = aborted || head ? 0 : soup_server_message_get_response_body (msg)->length;
+  kt_metrics_count_request (kt_app_metrics (http->app), served->route, status, bytes,
+                            (g_get_monotonic_time () - served->started_us) / 1e6);
+}
+
+static void
+on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  count_served (user_data, msg, FALSE);
+}
+
+static void
+on_request_aborted (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  count_served (user_data, msg, TRUE);
+}
+
 static void
 on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
             GHashTable *query, gpointer user_data)
@@ -390,6 +439,7 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
   const char *method = soup_server_message_get_method (msg);
 
   g_debug ("request method=%s path=%s", method, path);
+  mark_served (msg, NULL);
   if (path == NULL || path[0] != '/') {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
     return;
@@ -405,6 +455,7 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
                                   : g_str_equal (path, route->prefix);
     if (!matches)
       continue;
+    ((KtServed *) g_object_get_qdata (G_OBJECT (msg), served_quark))->route = route->prefix;
 
     if (!method_allowed (route->methods, method)) {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
@@ -498,12 +549,82 @@ KtHttp *
 kt_http_new (KtApp *app)
 {
   KtHttp *http = g_new0 (KtHttp, 1);
+  if (served_quark == 0)
+    served_quark = g_quark_from_static_string ("kt-http-served");
   http->app = app;
   http->cancellable = g_cancellable_new ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
   soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
+  g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_finished), http);
+  g_signal_connect (http->server, "request-aborted", G_CALLBACK (on_request_aborted), http);
   return http;
+}
+
+/* How connections get in. libsoup accepts one connection per listening
+ * socket per main-loop iteration, and an iteration with a thousand viewers
+ * connected takes tens of milliseconds: a crowd tuning in when a lesson
+ * starts then waits in the kernel's queue for seconds, and, with GSocket's
+ * default backlog of 10, is partly dropped and retries 1, 3, 7 s later
+ * (measured: see docs/serving.md). So ketang listens on LISTENERS sockets
+ * bound to the same address with SO_REUSEPORT, all on this one main context
+ * (no threads, nothing shared changes hands): the kernel spreads new
+ * connections over them and each accepts once per iteration; and each has
+ * the largest backlog the kernel allows (capped at net.core.somaxconn).
+ *
+ * SO_REUSEPORT would also let a second ketang of the same user bind the
+ * same port and silently take half the viewers. A plain socket is bound
+ * first, without the option, so a port already taken is still refused
+ * ("address in use"), and it tells which port 0 picked. */
+#define LISTENERS 8
+#define LISTEN_BACKLOG 4096
+
+static GSocket *
+bound_socket (GSocketAddress *address, gboolean reuse_port, GError **error)
+{
+  g_autoptr (GSocket) sock = g_socket_new (g_socket_address_get_family (address),
+                                           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (sock == NULL)
+    return NULL;
+  g_socket_set_listen_backlog (sock, LISTEN_BACKLOG);
+  if (!reuse_port)
+    return g_socket_bind (sock, address, TRUE /* SO_REUSEADDR */, error) ? g_steal_pointer (&sock)
+                                                                         : NULL;
+  /* g_socket_bind() would clear SO_REUSEPORT (it keeps it for multicast
+   * only), so this one is bound by hand. */
+  struct sockaddr_storage native;
+  gssize len = g_socket_address_get_native_size (address);
+  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
+      !g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
+      !g_socket_address_to_native (address, &native, sizeof native, error))
+    return NULL;
+  if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native, len) != 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Error binding to address: %s",
+                 g_strerror (saved));
+    return NULL;
+  }
+  return g_steal_pointer (&sock);
+}
+
+static gboolean
+listen_on (SoupServer *server, GSocketAddress *address, SoupServerListenOptions options,
+           GError **error)
+{
+  g_autoptr (GSocket) probe = bound_socket (address, FALSE, error);
+  if (probe == NULL)
+    return FALSE;
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (probe, error);
+  if (local == NULL)
+    return FALSE;
+  g_socket_close (probe, NULL);
+  for (guint i = 0; i < LISTENERS; i++) {
+    g_autoptr (GSocket) sock = bound_socket (local, TRUE, error);
+    if (sock == NULL || !g_socket_listen (sock, error) ||
+        !soup_server_listen_socket (server, sock, options, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
@@ -543,7 +664,7 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
                  "cannot listen on “%s”: the host must be an IP address", listen);
     return FALSE;
   }
-  if (!soup_server_listen (http->server, address, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+  if (!listen_on (http->server, address, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
     g_prefix_error (error, "cannot listen on %s: ", listen);
     return FALSE;
   }

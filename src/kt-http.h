@@ -72,6 +72,7 @@ void kt_http_schedule_handle (KtApp *app, KtRequest *request);
 void kt_http_watch_handle (KtApp *app, KtRequest *request);
 /* "thumbnail": the URL of @item's poster, or null while there is none. */
 void kt_http_add_poster (JsonBuilder *b, KtApp *app, const KtItem *item);
+void kt_http_metrics_handle (KtApp *app, KtRequest *request);
 
 /* Serve @root/@parts… (NULL-terminated, checked segments) if its real path
  * lies inside @root; 404 otherwise. */

@@ -62,6 +62,7 @@ kt_library_delete (KtLibrary *library, const char *id, GError **error)
                  "item %s is being prepared; wait until it is ready or failed", id);
     return FALSE;
   }
+  kt_library_forget_ready (library, id);
   sqlite3_stmt *stmt = kt_store_prepare (library->store, "DELETE FROM items WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;

@@ -38,6 +38,10 @@ struct _KtLibrary {
   GHashTable *jobs; /* item id → KtLibraryJob* (owned) */
   KtLibraryItemDone ready;
   gpointer ready_data;
+  guint64 jobs_ready, jobs_failed; /* jobs ended since start, for /metrics */
+  /* Ready items' segment counts, for the segment route: id → count. Filled
+   * on first use, dropped at every write that can change an item's state. */
+  GHashTable *ready_segments;
 
   /* Uploads (kt-library-import.c), all on the main context. */
   guint max_jobs;       /* 0 until kt_library_start_imports */
@@ -59,6 +63,8 @@ struct _KtLibrary {
   "source_duration_us, description, created_us"
 KtItem *kt_library_item_from_row (sqlite3_stmt *stmt);
 void kt_library_remove_tree (const char *path);
+/* An item's row is about to change: forget what the cache knows of it. */
+void kt_library_forget_ready (KtLibrary *library, const char *id);
 char *kt_library_tmp_dir (KtLibrary *library, const char *id);
 gboolean kt_library_set_state (KtLibrary *library, const char *id, KtItemState state,
                                guint segments, const char *message, GError **error);

@@ -13,6 +13,12 @@
  * directory is removed. A made item (demo, slate) is marked failed and made
  * again by whoever wants it; an upload is normalized again from its kept
  * file (kt-library-import.c, which owns the upload queue).
+ *
+ * Every segment request asks whether its item is ready and how long it is.
+ * A ready item never changes, so that answer is kept in memory
+ * (kt_library_ready_segments) and the database is asked once per item, not
+ * once per segment; the few writes that can end an item's readiness (a
+ * state change, a remake, a delete) forget it first.
  */
 #define G_LOG_DOMAIN "kt-library"
 
@@ -110,6 +116,7 @@ kt_library_new (KtStore *store, const char *data_dir, const char *pipelines_dir,
   library->uploads_dir = g_build_filename (data_dir, "uploads", NULL);
   library->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, library_job_free);
   library->poster_failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  library->ready_segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   kt_library_imports_init (library);
 
   const char *dirs[] = { library->media_dir, library->uploads_dir };
@@ -135,6 +142,7 @@ kt_library_free (KtLibrary *library)
   g_clear_object (&library->cancellable);
   g_clear_pointer (&library->probing, g_hash_table_destroy);
   g_clear_pointer (&library->jobs, g_hash_table_destroy);
+  g_clear_pointer (&library->ready_segments, g_hash_table_destroy);
   g_free (library->media_dir);
   g_free (library->uploads_dir);
   g_free (library->pipelines_dir);
@@ -190,6 +198,26 @@ kt_library_get (KtLibrary *library, const char *id)
   return item;
 }
 
+guint
+kt_library_ready_segments (KtLibrary *library, const char *id)
+{
+  gpointer count;
+  if (g_hash_table_lookup_extended (library->ready_segments, id, NULL, &count))
+    return GPOINTER_TO_UINT (count);
+  g_autoptr (KtItem) item = kt_library_get (library, id);
+  if (item == NULL || item->state != KT_ITEM_READY)
+    return 0; /* not kept: it may become ready */
+  g_hash_table_insert (library->ready_segments, g_strdup (id),
+                       GUINT_TO_POINTER (item->segment_count));
+  return item->segment_count;
+}
+
+void
+kt_library_forget_ready (KtLibrary *library, const char *id)
+{
+  g_hash_table_remove (library->ready_segments, id);
+}
+
 char *
 kt_library_segment_path (KtLibrary *library, const char *item_id, const KtRendition *rendition,
                          guint index)
@@ -202,6 +230,7 @@ gboolean
 kt_library_set_state (KtLibrary *library, const char *id, KtItemState state, guint segments,
                 const char *message, GError **error)
 {
+  kt_library_forget_ready (library, id);
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
       "UPDATE items SET state = ?, segment_count = ?, error = ?, "
@@ -246,6 +275,10 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
   }
   if (error == NULL && lj->import)
     kt_library_request_poster (library, id);
+  if (error == NULL)
+    library->jobs_ready++;
+  else
+    library->jobs_failed++;
   if (error != NULL) {
     kt_library_remove_tree (tmp_dir);
     kt_library_set_state (library, id, KT_ITEM_FAILED, 0, error->message, NULL);
@@ -262,6 +295,13 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
     done (library, id, error, done_data);
   if (library->ready)
     library->ready (library, id, error, library->ready_data);
+}
+
+void
+kt_library_jobs_finished (KtLibrary *library, guint64 *ready, guint64 *failed)
+{
+  *ready = library->jobs_ready;
+  *failed = library->jobs_failed;
 }
 
 guint
@@ -306,6 +346,7 @@ kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibraryItemDo
   if (pipeline == NULL)
     return FALSE;
 
+  kt_library_forget_ready (library, id);
   sqlite3_stmt *stmt = kt_store_prepare (
       library->store,
       "INSERT INTO items (id, kind, title, teacher, state, created_us) "

@@ -56,6 +56,9 @@ void kt_library_free (KtLibrary *library);
 
 /* (transfer full) NULL when there is no such item. */
 KtItem *kt_library_get (KtLibrary *library, const char *id);
+/* The segment count of a ready item, 0 when @id is not ready or not known.
+ * Answered from memory after the first call for an item. */
+guint kt_library_ready_segments (KtLibrary *library, const char *id);
 /* Absolute path of segment @index of @rendition of a ready item. */
 char *kt_library_segment_path (KtLibrary *library, const char *item_id,
                                const KtRendition *rendition, guint index);
@@ -80,6 +83,8 @@ gboolean kt_library_make (KtLibrary *library, const KtItemRecipe *recipe, KtLibr
 gboolean kt_library_is_making (KtLibrary *library, const char *id);
 /* Jobs running now. */
 guint kt_library_jobs_running (KtLibrary *library);
+/* Jobs (normalizations, demo and slates) that ended since start. */
+void kt_library_jobs_finished (KtLibrary *library, guint64 *ready, guint64 *failed);
 /* Called on the main context whenever any job ends (@error NULL when its
  * item became ready). */
 void kt_library_set_ready_callback (KtLibrary *library, KtLibraryItemDone ready,

@@ -13,6 +13,10 @@
  *
  * Prepared statements are cached by their SQL text, so callers write the SQL
  * where it is used and still pay for parsing once.
+ *
+ * Errors are counted for /metrics where SQLite itself reports them: its
+ * error log (SQLITE_CONFIG_LOG) sees every failing statement, including the
+ * many that modules step themselves, so no call site can forget to count.
  */
 #define G_LOG_DOMAIN "kt-store"
 
@@ -227,9 +231,37 @@ migrate (KtStore *store, GError **error)
   return TRUE;
 }
 
+/* Per primary result code (the low byte). The log callback may run on any
+ * thread that uses SQLite, hence atomics. */
+static gint error_counts[256];
+
+static void
+on_sqlite_log (void *unused, int code, const char *message)
+{
+  int primary = code & 0xff;
+  /* Notices and warnings (a WAL recovered at open) are not failures. */
+  if (primary == SQLITE_NOTICE || primary == SQLITE_WARNING || primary == SQLITE_OK)
+    return;
+  g_atomic_int_inc (&error_counts[primary]);
+  g_debug ("sqlite code=%d %s", code, message);
+}
+
+guint
+kt_store_error_count (int code)
+{
+  return code >= 0 && code < 256 ? (guint) g_atomic_int_get (&error_counts[code]) : 0;
+}
+
 KtStore *
 kt_store_open (const char *path, GError **error)
 {
+  static gsize log_installed = 0;
+  if (g_once_init_enter (&log_installed)) {
+    /* Only possible before SQLite initializes, i.e. before the first open. */
+    if (sqlite3_config (SQLITE_CONFIG_LOG, on_sqlite_log, NULL) != SQLITE_OK)
+      g_warning ("SQLite was initialized before the store: its errors are not counted");
+    g_once_init_leave (&log_installed, 1);
+  }
   g_autoptr (KtStore) store = g_new0 (KtStore, 1);
   store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
 

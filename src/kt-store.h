@@ -39,6 +39,10 @@ void kt_store_rollback (KtStore *store);
 
 sqlite3 *kt_store_handle (KtStore *store);
 
+/* Failures SQLite reported in this process with primary result code @code
+ * (SQLITE_BUSY, SQLITE_CONSTRAINT…), for /metrics. */
+guint kt_store_error_count (int code);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtStore, kt_store_free)
 
 G_END_DECLS

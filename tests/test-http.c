@@ -164,6 +164,31 @@ test_oversized_bodies_refused (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (r->status, ==, 200);
 }
 
+/* ketang listens on several sockets sharing its port (SO_REUSEPORT); a
+ * second server started on that port must still be refused, not quietly
+ * handed half the connections. */
+static void
+test_port_taken_is_refused (Fixture *f, gconstpointer unused)
+{
+  g_autoptr (GUri) uri = g_uri_parse (kt_app_base_uri (f->app), G_URI_FLAGS_NONE, NULL);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uri));
+  g_autofree char *dir = kt_test_mkdtemp ();
+  g_autoptr (GError) error = NULL;
+  KtConfig *config = kt_config_load (NULL, &error);
+  g_assert_no_error (error);
+  kt_config_override (config, "server", "listen", listen, "test", &error);
+  kt_config_override (config, "server", "data_dir", dir, "test", &error);
+  g_assert_no_error (error);
+  g_autoptr (KtApp) second = kt_app_new (config, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_false (kt_app_start (second, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_clear_pointer (&second, kt_app_free);
+  kt_test_rmtree (dir);
+  g_autoptr (KtTestResponse) r = kt_test_get (f->app, "/healthz");
+  g_assert_cmpuint (r->status, ==, 200);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -176,5 +201,6 @@ main (int argc, char **argv)
   ADD ("/http/vendor-hls-js", test_vendor_hls_js);
   ADD ("/http/path-traversal", test_path_traversal);
   ADD ("/http/oversized-bodies-refused", test_oversized_bodies_refused);
+  ADD ("/http/port-taken-is-refused", test_port_taken_is_refused);
   return g_test_run ();
 }

@@ -247,6 +247,11 @@ test_publish (void)
   g_assert_cmpuint (gone->status, ==, 204);
   g_autoptr (KtTestResponse) after = kt_test_get (app, vod);
   g_assert_cmpuint (after->status, ==, 404);
+  /* Its segments were served (and their readiness kept in memory) above;
+   * once deleted they are gone too. */
+  g_autofree char *seg0 = g_strdup_printf ("/media/%s/720p/0.ts", item);
+  g_autoptr (KtTestResponse) seg_after = kt_test_get (app, seg0);
+  g_assert_cmpuint (seg_after->status, ==, 404);
 }
 
 int

@@ -154,11 +154,18 @@ kt_test_request_bytes (KtApp *app, const char *method, const char *path,
                        const char *const *headers, const char *content_type, const void *body,
                        gsize body_len)
 {
-  SoupSession *session = test_session ();
-
   g_autofree char *base = g_strdup (kt_app_base_uri (app));
   base[strlen (base) - 1] = '\0'; /* drop the trailing slash */
   g_autofree char *url = g_strconcat (base, path, NULL);
+  return kt_test_request_url (method, url, headers, content_type, body, body_len);
+}
+
+KtTestResponse *
+kt_test_request_url (const char *method, const char *url, const char *const *headers,
+                     const char *content_type, const void *body, gsize body_len)
+{
+  SoupSession *session = test_session ();
+
   g_autoptr (SoupMessage) msg = soup_message_new (method, url);
   g_assert_nonnull (msg);
   for (int i = 0; headers && headers[i] && headers[i + 1]; i += 2)
@@ -186,6 +193,14 @@ KtTestResponse *
 kt_test_get (KtApp *app, const char *path)
 {
   return kt_test_request (app, "GET", path, NULL);
+}
+
+double
+kt_test_metric (const char *scrape, const char *series)
+{
+  g_autofree char *needle = g_strconcat ("\n", series, " ", NULL);
+  const char *p = strstr (scrape, needle);
+  return p ? g_ascii_strtod (p + strlen (needle), NULL) : 0;
 }
 
 char *

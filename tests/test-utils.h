@@ -52,6 +52,14 @@ guint kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len);
 KtTestResponse *kt_test_request_bytes (KtApp *app, const char *method, const char *path,
                                        const char *const *headers, const char *content_type,
                                        const void *body, gsize body_len);
+/* The same to any @url (another server, an edge cache in front of the app);
+ * the main context runs meanwhile, so an in-process app can answer. */
+KtTestResponse *kt_test_request_url (const char *method, const char *url,
+                                     const char *const *headers, const char *content_type,
+                                     const void *body, gsize body_len);
+/* In a /metrics scrape, the value of the sample written exactly as @series
+ * ("name{labels}"), or 0 when there is no such sample. */
+double kt_test_metric (const char *scrape, const char *series);
 /* The body as a NUL-terminated string (transfer full). */
 char *kt_test_body_text (KtTestResponse *response);
 
