@@ -111,7 +111,12 @@ kt_http_media_handle (KtApp *app, KtRequest *request)
   }
   /* The item id comes from the database, never from the path as given. */
   g_autoptr (KtItem) item = kt_library_get (kt_app_library (app), request->parts[0]);
-  if (item == NULL || item->state != KT_ITEM_READY || index >= item->segment_count) {
+  /* A live talk's recording is aired while it grows: its counted segments
+   * are complete and never change. */
+  gboolean servable = item != NULL
+                      && (item->state == KT_ITEM_READY
+                          || (item->state == KT_ITEM_PROCESSING && g_str_equal (item->kind, "live")));
+  if (!servable || index >= item->segment_count) {
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }

@@ -96,7 +96,13 @@ clean_abandoned_jobs (KtLibrary *library)
   /* Their rows say "processing" forever otherwise. */
   kt_store_exec (library->store,
                  "UPDATE items SET state = 'failed', error = 'interrupted by a restart' "
-                 "WHERE state = 'processing' AND kind != 'upload'",
+                 "WHERE state = 'processing' AND kind NOT IN ('upload', 'live')",
+                 NULL);
+  /* A live talk's recording holds whole segments only: what it has is a
+   * recording (kt-library-live reopens it if the talk goes on). */
+  kt_store_exec (library->store,
+                 "UPDATE items SET state = CASE WHEN segment_count > 0 THEN 'ready' "
+                 "ELSE 'failed' END WHERE state = 'processing' AND kind = 'live'",
                  NULL);
 }
 

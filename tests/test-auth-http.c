@@ -405,7 +405,7 @@ test_publish_key (Fixture *f, gconstpointer unused)
   JsonObject *o = parse_object (none, parser);
   g_assert_true (json_object_get_null_member (o, "created"));
   g_assert_false (json_object_has_member (o, "key"));
-  g_assert_true (g_str_has_prefix (json_object_get_string_member (o, "srt_url"), "srt://127.0.0.1:"));
+  g_assert_true (json_object_get_null_member (o, "srt_url")); /* SRT is off in tests */
 
   g_autoptr (KtTestResponse) no_csrf = post (f, "/api/live/key", &t, NULL, "");
   assert_json_error (no_csrf, 403, "csrf");
