@@ -422,6 +422,12 @@ kt_app_library (KtApp *app)
   return app->library;
 }
 
+KtLive *
+kt_app_live (KtApp *app)
+{
+  return app->live;
+}
+
 KtSegmentStore *
 kt_app_segments (KtApp *app)
 {

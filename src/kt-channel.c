@@ -73,6 +73,7 @@ typedef struct {
   char *title, *teacher, *description, *source;
   char *item_id; /* for item: sources */
   gint64 start_us, end_us;
+  char *fallback; /* item id of a live talk's fallback, or NULL */
 } KtChannelLesson;
 
 typedef struct {
@@ -127,6 +128,7 @@ lesson_clear (gpointer data)
   g_free (l->description);
   g_free (l->source);
   g_free (l->item_id);
+  g_free (l->fallback);
   memset (l, 0, sizeof *l);
 }
 
@@ -486,7 +488,8 @@ kt_channel_set_timetable (KtChannel *channel, GArray *occurrences, KtLibrary *li
                           g_strdup (o->lesson->description), g_strdup (o->lesson->source),
                           g_str_has_prefix (o->lesson->source, "item:")
                               ? g_strdup (o->lesson->source + 5) : NULL,
-                          o->start_us, o->end_us };
+                          o->start_us, o->end_us,
+                          o->lesson->fallback ? g_strdup (o->lesson->fallback + 5) : NULL };
     g_array_append_val (channel->lessons, l);
   }
   g_array_sort (channel->lessons, compare_lessons);
@@ -577,6 +580,7 @@ airing_from_lesson (const KtChannelLesson *l, gint64 t_us, KtAiring *airing)
   airing->description = l->description;
   airing->source = l->source;
   airing->item_id = l->item_id;
+  airing->fallback = l->fallback;
   airing->start_us = l->start_us;
   airing->end_us = l->end_us;
   airing->offset_us = MAX (0, t_us - l->start_us);

@@ -26,6 +26,7 @@ typedef struct {
   const char *description;
   const char *source;   /* "item:<id>", "live:<key>" */
   const char *item_id;  /* what airs, when it is a library item */
+  const char *fallback; /* a live talk's recorded fallback item, or NULL */
   gint64 start_us;      /* wall clock, µs since the Unix epoch */
   gint64 end_us;
   gint64 offset_us;     /* into the lesson at the instant asked about */

@@ -79,6 +79,8 @@ static const KtConfigKey kt_config_keys[] = {
     "SRT receive latency in milliseconds: more rides out a worse network, adds delay" },
   { "live", "early_minutes", KT_TYPE_INT, "30", 0, 1440,
     "Minutes before a live talk's start that its speaker may connect (to test; not aired)" },
+  { "live", "fallback_minutes", KT_TYPE_INT, "10", 1, 240,
+    "Minutes into a live talk without its speaker before its recorded fallback airs" },
   { "demo", "title", KT_TYPE_STRING, "示范课：太极拳入门", 0, 0,
     "Title of the demo lesson made by --demo" },
   { "demo", "teacher", KT_TYPE_STRING, "示范教师", 0, 0,

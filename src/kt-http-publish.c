@@ -6,6 +6,12 @@
  *   POST /api/live/key   make a new key (the old one stops working):
  *                        201 {"key", "created", "srt_url", "streamid"}
  *
+ *   GET  /api/live/talks {"talks": [{input, channel, title, start, end, state, publisher,
+ *                         item, segments, error, note}], "events": [{input, channel,
+ *                         lesson_start, kind, message, at}]}: live talks since the
+ *                         server started, and the last 100 things that happened to
+ *                         talks (went live, dropped, refused, fallback, recorded)
+ *
  * The key is in the answer to POST only: the database keeps its hash, so a
  * teacher who lost it makes a new one. "streamid" shows the form OBS's
  * "Stream ID" field takes, with the placeholders <talk> (the name after
@@ -15,6 +21,7 @@
 #define G_LOG_DOMAIN "kt-http"
 
 #include "kt-http.h"
+#include "kt-live.h"
 
 /* "srt://HOST:PORT" for a publisher that reached us at the request's host,
  * or NULL when SRT is off. */
@@ -85,9 +92,84 @@ key_handle (KtApp *app, KtRequest *request)
   answer_key (app, msg, SOUP_STATUS_OK, NULL, created);
 }
 
+static void
+add_string_or_null (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_events (KtApp *app, JsonBuilder *b)
+{
+  GTimeZone *tz = kt_app_timezone (app);
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  sqlite3_stmt *stmt = kt_store_prepare (
+      kt_app_store (app),
+      "SELECT input, channel, lesson_start_us, kind, message, at_us FROM live_events "
+      "ORDER BY id DESC LIMIT 100",
+      NULL);
+  while (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    json_builder_begin_object (b);
+    add_string_or_null (b, "input", (const char *) sqlite3_column_text (stmt, 0));
+    add_string_or_null (b, "channel", (const char *) sqlite3_column_text (stmt, 1));
+    kt_http_add_time (b, "lesson_start", sqlite3_column_int64 (stmt, 2), tz);
+    add_string_or_null (b, "kind", (const char *) sqlite3_column_text (stmt, 3));
+    add_string_or_null (b, "message", (const char *) sqlite3_column_text (stmt, 4));
+    kt_http_add_time (b, "at", sqlite3_column_int64 (stmt, 5), tz);
+    json_builder_end_object (b);
+  }
+  if (stmt)
+    sqlite3_reset (stmt);
+  json_builder_end_array (b);
+}
+
+static void
+talks_handle (KtApp *app, KtRequest *request)
+{
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "talks");
+  json_builder_begin_array (b);
+  g_autoptr (GArray) talks = kt_app_live (app) ? kt_live_talks (kt_app_live (app))
+                                               : g_array_new (FALSE, TRUE, sizeof (KtLiveTalkInfo));
+  for (guint i = 0; i < talks->len; i++) {
+    const KtLiveTalkInfo *t = &g_array_index (talks, KtLiveTalkInfo, i);
+    json_builder_begin_object (b);
+    add_string_or_null (b, "input", t->input);
+    add_string_or_null (b, "channel", t->channel);
+    add_string_or_null (b, "title", t->title);
+    kt_http_add_time (b, "start", t->start_us, tz);
+    kt_http_add_time (b, "end", t->end_us, tz);
+    add_string_or_null (b, "state", kt_live_talk_state_name (t->state));
+    add_string_or_null (b, "publisher", t->publisher);
+    add_string_or_null (b, "item", t->item_id);
+    json_builder_set_member_name (b, "segments");
+    json_builder_add_int_value (b, t->segments);
+    add_string_or_null (b, "error", t->error);
+    add_string_or_null (b, "note", t->note);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  add_events (app, b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (request->msg, SOUP_STATUS_OK, root);
+}
+
 void
 kt_http_publish_handle (KtApp *app, KtRequest *request)
 {
+  if (request->n_parts == 1 && g_str_equal (request->parts[0], "talks")
+      && !g_str_equal (soup_server_message_get_method (request->msg), "POST")) {
+    talks_handle (app, request);
+    return;
+  }
   if (request->n_parts == 1 && g_str_equal (request->parts[0], "key")) {
     key_handle (app, request);
     return;

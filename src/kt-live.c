@@ -58,8 +58,16 @@
  * and its replay has no gaps. When the lesson's slot ends the publisher is
  * disconnected and the recording becomes "ready".
  *
- * What happened (a talk went live, dropped, was refused, was recorded) is
- * written to the live_events table for administrators.
+ * Fallback. A live lesson may name a recorded fallback
+ * (X-KETANG-FALLBACK:item:<id>). If nothing has aired live [live]
+ * fallback_minutes after the start, the fallback airs from the next slot,
+ * as one more span, and the administrator is told (live_events, and the
+ * talk's note in /api/live/talks). A speaker who comes later still goes on
+ * air: the fallback is cut at the first live slot.
+ *
+ * What happened (a talk went live, dropped, was refused, aired its
+ * fallback, was recorded) is written to the live_events table for
+ * administrators.
  */
 #define G_LOG_DOMAIN "kt-live"
 
@@ -89,7 +97,11 @@ typedef struct {
   char *item_id; /* the recording, once something aired */
   guint recorded;
   GArray *spans; /* KtChannelLiveSpan, by start */
-  char *error;
+  gint64 live_end; /* end slot of the last span that aired live; 0 before any */
+  int fallback;    /* index in spans of the recorded fallback, or -1 */
+  gboolean fallback_checked;
+  char *error;     /* why the last stream was refused or failed */
+  char *note;      /* for the administrator: the fallback aired, or could not */
 } KtLiveTalk;
 
 struct _KtLive {
@@ -130,6 +142,7 @@ talk_free (KtLiveTalk *talk)
   g_free (talk->item_id);
   g_array_unref (talk->spans);
   g_free (talk->error);
+  g_free (talk->note);
   g_free (talk);
 }
 
@@ -181,6 +194,30 @@ kt_live_update_channels (KtLive *live)
     tell_channels (live, value);
 }
 
+/* The talk airing @a (a live lesson) on @channel: known or new. */
+static KtLiveTalk *
+talk_of (KtLive *live, KtChannel *channel, const KtAiring *a)
+{
+  const char *input = a->source + 5;
+  g_autofree char *key = g_strdup_printf ("%s@%" G_GINT64_FORMAT, input, a->start_us);
+  KtLiveTalk *talk = g_hash_table_lookup (live->talks, key);
+  if (talk != NULL)
+    return talk;
+  talk = g_new0 (KtLiveTalk, 1);
+  talk->key = g_steal_pointer (&key);
+  talk->input = g_strdup (input);
+  talk->channel = g_strdup (kt_channel_id (channel));
+  talk->title = g_strdup (a->title);
+  talk->teacher = g_strdup (a->teacher);
+  talk->start_us = a->start_us;
+  talk->end_us = a->end_us;
+  talk->spans = g_array_new (FALSE, TRUE, sizeof (KtChannelLiveSpan));
+  g_array_set_clear_func (talk->spans, span_clear);
+  talk->fallback = -1;
+  g_hash_table_insert (live->talks, talk->key, talk);
+  return talk;
+}
+
 /* The lesson of talk @input on now or starting within the early window:
  * a new or known talk, or NULL. */
 static KtLiveTalk *
@@ -196,22 +233,7 @@ find_talk (KtLive *live, const char *input, gint64 now)
       const KtAiring *a = &g_array_index (lessons, KtAiring, i);
       if (g_strcmp0 (a->source, source) != 0 || a->end_us <= now)
         continue;
-      g_autofree char *key = g_strdup_printf ("%s@%" G_GINT64_FORMAT, input, a->start_us);
-      KtLiveTalk *talk = g_hash_table_lookup (live->talks, key);
-      if (talk != NULL)
-        return talk;
-      talk = g_new0 (KtLiveTalk, 1);
-      talk->key = g_steal_pointer (&key);
-      talk->input = g_strdup (input);
-      talk->channel = g_strdup (kt_channel_id (channels->pdata[c]));
-      talk->title = g_strdup (a->title);
-      talk->teacher = g_strdup (a->teacher);
-      talk->start_us = a->start_us;
-      talk->end_us = a->end_us;
-      talk->spans = g_array_new (FALSE, TRUE, sizeof (KtChannelLiveSpan));
-      g_array_set_clear_func (talk->spans, span_clear);
-      g_hash_table_insert (live->talks, talk->key, talk);
-      return talk;
+      return talk_of (live, channels->pdata[c], a);
     }
   }
   return NULL;
@@ -328,11 +350,8 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
 
   gint64 slot = live->next_slot;
   gboolean fresh = slot <= now_slot; /* first of the connection, or late */
-  if (fresh) {
-    slot = slot_of (now + MARGIN_US) + 1;
-    if (talk->spans->len > 0)
-      slot = MAX (slot, g_array_index (talk->spans, KtChannelLiveSpan, talk->spans->len - 1).end);
-  }
+  if (fresh)
+    slot = MAX (slot_of (now + MARGIN_US) + 1, talk->live_end);
   if (slot > now_slot + MAX_AHEAD_SLOTS) {
     g_debug ("talk=%s segment=%u ahead of the clock, dropped", talk->input, n);
     remove_files (paths);
@@ -349,10 +368,17 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
     remove_files (paths);
     return;
   }
-  KtChannelLiveSpan *open = talk->spans->len > 0
-                                ? &g_array_index (talk->spans, KtChannelLiveSpan, talk->spans->len - 1)
+  int newest = (int) talk->spans->len - 1;
+  KtChannelLiveSpan *open = newest >= 0 && newest != talk->fallback
+                                ? &g_array_index (talk->spans, KtChannelLiveSpan, newest)
                                 : NULL;
   if (fresh || open == NULL || open->end != slot) {
+    /* The speaker came after all: the recorded fallback stops where the
+     * talk begins (a slot that has not aired yet). */
+    if (talk->fallback >= 0) {
+      KtChannelLiveSpan *f = &g_array_index (talk->spans, KtChannelLiveSpan, talk->fallback);
+      f->end = CLAMP (slot, f->start, f->end);
+    }
     KtChannelLiveSpan span = { slot, slot + 1, g_strdup (talk->item_id), index };
     g_array_append_val (talk->spans, span);
     g_info ("talk=%s channel=%s on air from slot=%" G_GINT64_FORMAT " segment=%u", talk->input,
@@ -362,6 +388,7 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
   } else {
     open->end = slot + 1;
   }
+  talk->live_end = slot + 1;
   talk->state = KT_LIVE_TALK_LIVE;
   tell_channels (live, talk);
 }
@@ -447,8 +474,57 @@ start_listening (KtLive *live)
   g_info ("listening for live talks srt=%s", listen);
 }
 
-/* Once a second: end talks whose slot is over, and renew a listener that
- * has waited too long (see KT_LIVE_ENCODER_MAX_IDLE_US). */
+/* Air @talk's recorded fallback from the next slot: its speaker has not
+ * come [live] fallback_minutes into the talk. */
+static void
+start_fallback (KtLive *live, KtLiveTalk *talk, const char *item_id, gint64 now)
+{
+  g_autoptr (KtItem) item = kt_library_get (kt_app_library (live->app), item_id);
+  gint64 slot = slot_of (now) + 1, end = slot_of (talk->end_us);
+  g_autofree char *note = NULL;
+  if (item == NULL || item->state != KT_ITEM_READY || item->segment_count == 0) {
+    note = g_strdup_printf ("直播未开始，备用录像 %s 不可用，继续显示等待画面", item_id);
+    g_warning ("talk=%s channel=%s has not begun and its fallback item=%s is not ready",
+               talk->input, talk->channel, item_id);
+  } else {
+    note = g_strdup_printf ("直播未按时开始，已改播录像《%s》", item->title);
+    KtChannelLiveSpan span = { slot, MIN (end, slot + item->segment_count), g_strdup (item_id), 0 };
+    g_array_append_val (talk->spans, span);
+    talk->fallback = talk->spans->len - 1;
+    g_warning ("talk=%s channel=%s has not begun: airing fallback item=%s from slot=%" G_GINT64_FORMAT,
+               talk->input, talk->channel, item_id, slot);
+    tell_channels (live, talk);
+  }
+  talk->fallback_checked = TRUE;
+  g_free (talk->note);
+  talk->note = g_strdup (note);
+  record_event (live, talk, "fallback", note);
+}
+
+/* Live lessons on now whose speaker is [live] fallback_minutes late get
+ * their fallback, once. */
+static void
+check_fallbacks (KtLive *live, gint64 now)
+{
+  gint64 wait = kt_config_get_int (kt_app_config (live->app), "live", "fallback_minutes") * 60
+                * KT_USEC_PER_SEC;
+  GPtrArray *channels = kt_app_channels (live->app);
+  for (guint c = 0; c < channels->len; c++) {
+    g_autoptr (GArray) lessons = kt_channel_lessons_between (channels->pdata[c], now, now + 1);
+    for (guint i = 0; i < lessons->len; i++) {
+      const KtAiring *a = &g_array_index (lessons, KtAiring, i);
+      if (a->fallback == NULL || !g_str_has_prefix (a->source, "live:")
+          || now < a->start_us + wait)
+        continue;
+      KtLiveTalk *talk = talk_of (live, channels->pdata[c], a);
+      if (talk->live_end == 0 && !talk->fallback_checked)
+        start_fallback (live, talk, a->fallback, now);
+    }
+  }
+}
+
+/* Once a second: end talks whose slot is over, air fallbacks, and renew a
+ * listener that has waited too long (see KT_LIVE_ENCODER_MAX_IDLE_US). */
 static gboolean
 on_tick (gpointer user_data)
 {
@@ -459,6 +535,7 @@ on_tick (gpointer user_data)
     g_clear_pointer (&live->encoder, kt_live_encoder_free);
     start_listening (live);
   }
+  check_fallbacks (live, now);
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, live->talks);
@@ -529,7 +606,7 @@ kt_live_talks (KtLive *live)
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     const KtLiveTalk *t = value;
     KtLiveTalkInfo info = { t->input, t->channel, t->title, t->start_us, t->end_us, t->state,
-                            t->publisher, t->item_id, t->recorded, t->error };
+                            t->publisher, t->item_id, t->recorded, t->error, t->note };
     g_array_append_val (out, info);
   }
   return out;

@@ -44,6 +44,7 @@ typedef struct {
   const char *item_id;   /* the recording, or NULL before anything aired */
   guint segments;        /* segments aired and recorded */
   const char *error;     /* why the last stream was refused or failed, or NULL */
+  const char *note;      /* the recorded fallback aired (or could not), or NULL */
 } KtLiveTalkInfo;
 
 /* Talks known since the start (those that had a publisher or aired),

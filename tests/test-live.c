@@ -32,6 +32,15 @@ static const char timetable[] =
     "DTSTART:20261210T140000\nDTEND:20261210T141000\nX-KETANG-SOURCE:live:talk-a\nEND:VEVENT\n"
     "END:VCALENDAR\n";
 
+/* The same talk with a recorded fallback. */
+static const char timetable_with_fallback[] =
+    "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nX-WR-CALNAME:报告会频道\n"
+    "X-KETANG-CHANNEL:9\n"
+    "BEGIN:VEVENT\nUID:talk\nSUMMARY:养生讲座\nORGANIZER;CN=李教授:mailto:l@x\n"
+    "DTSTART:20261210T140000\nDTEND:20261210T141000\nX-KETANG-SOURCE:live:talk-a\n"
+    "X-KETANG-FALLBACK:item:last-year\nEND:VEVENT\n"
+    "END:VCALENDAR\n";
+
 typedef struct {
   char *data_dir;
   KtApp *app;
@@ -73,7 +82,7 @@ follow_until (Fixture *f, gboolean (*done) (Fixture *f, gpointer data), gpointer
 }
 
 static void
-fixture_set_up (Fixture *f, gconstpointer unused)
+fixture_set_up (Fixture *f, gconstpointer schedule)
 {
   kt_clock_set_fake (AT (30));
   f->followed = g_get_monotonic_time ();
@@ -81,10 +90,10 @@ fixture_set_up (Fixture *f, gconstpointer unused)
   g_autofree char *schedules = g_build_filename (f->data_dir, "schedules", NULL);
   g_mkdir_with_parents (schedules, 0755);
   g_autofree char *path = g_build_filename (schedules, "9.ics", NULL);
-  g_assert_true (g_file_set_contents (path, timetable, -1, NULL));
+  g_assert_true (g_file_set_contents (path, schedule ? schedule : timetable, -1, NULL));
   f->port = free_udp_port ();
   g_autofree char *listen = g_strdup_printf ("live.srt_listen=127.0.0.1:%u", f->port);
-  const char *settings[] = { listen, "live.srt_latency_ms=400", NULL };
+  const char *settings[] = { listen, "live.srt_latency_ms=400", "live.fallback_minutes=1", NULL };
   f->app = kt_test_app_start (f->data_dir, FALSE, settings);
 
   /* The teacher makes a key the way the teaching page does. */
@@ -411,6 +420,67 @@ test_garbage_is_refused (Fixture *f, gconstpointer unused)
   g_assert_true (newest_is_slate (f, NULL));
 }
 
+static void
+on_made (KtLibrary *library, const char *item_id, const GError *error, gpointer data)
+{
+  g_assert_no_error (error);
+  *(gboolean *) data = TRUE;
+}
+
+/* The speaker never comes: a minute in (fallback_minutes=1) the recording
+ * the timetable names airs from the next slot, behind a discontinuity, and
+ * the administrator can read that it did. */
+static void
+test_fallback (Fixture *f, gconstpointer unused)
+{
+  /* Last year's talk, as a library item of three segments. */
+  const char *vars[] = { "title", "去年的讲座", "teacher", "李教授", NULL };
+  KtItemRecipe recipe = { "last-year", "demo", "去年的讲座", "李教授", "demo-lesson", vars, 3 };
+  gboolean made = FALSE;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (kt_library_make (kt_app_library (f->app), &recipe, on_made, &made, &error));
+  while (!made || kt_app_busy (f->app))
+    g_main_context_iteration (NULL, TRUE);
+  kt_test_wait_on_air (f->app, "9");
+
+  /* 58 s in: still waiting. */
+  kt_clock_advance (AT (58) - kt_clock_now_us ());
+  while (kt_app_busy (f->app))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (newest_is_slate (f, NULL));
+
+  /* A minute in, the fallback is decided; it airs from the next slot. */
+  kt_clock_advance (AT (61) - kt_clock_now_us ());
+  g_assert_true (newest_is_slate (f, NULL));
+  kt_clock_advance (AT (63) - kt_clock_now_us ());
+  g_auto (Newest) n = { 0 };
+  read_newest (f, &n);
+  g_assert_cmpstr (n.uri, ==, "/media/last-year/720p/0.ts");
+  g_assert_true (n.discontinuity);
+  kt_clock_advance (2 * G_USEC_PER_SEC);
+  read_newest (f, &n);
+  g_assert_cmpstr (n.uri, ==, "/media/last-year/720p/1.ts");
+
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (f->app, "boss", "admin", &admin);
+  g_autoptr (KtTestResponse) r
+      = kt_test_request_as (f->app, &admin, "GET", "/api/live/talks", NULL, NULL);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *text = kt_test_body_text (r);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  JsonArray *talks = json_object_get_array_member (o, "talks");
+  g_assert_cmpuint (json_array_get_length (talks), ==, 1);
+  JsonObject *talk = json_array_get_object_element (talks, 0);
+  g_assert_cmpstr (json_object_get_string_member (talk, "state"), ==, "waiting");
+  g_assert_nonnull (strstr (json_object_get_string_member (talk, "note"), "去年的讲座"));
+  JsonArray *events = json_object_get_array_member (o, "events");
+  g_assert_cmpuint (json_array_get_length (events), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (events, 0), "kind"),
+                   ==, "fallback");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -421,5 +491,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/live/wrong-key-cut-resume-recording", test_wrong_key_cut_resume_recording);
   ADD ("/live/garbage-is-refused", test_garbage_is_refused);
+  g_test_add ("/live/fallback", Fixture, timetable_with_fallback, fixture_set_up, test_fallback,
+              fixture_tear_down);
   return g_test_run ();
 }
