@@ -359,6 +359,39 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
   }
 }
 
+/* OBS and most scripts publish with ffmpeg's SRT output; its stream id
+ * travels in the URL's query. */
+static void
+test_ffmpeg_publishes (Fixture *f, gconstpointer unused)
+{
+  if (!kt_test_have_ffmpeg ()) {
+    g_test_skip ("no ffmpeg");
+    return;
+  }
+  kt_test_wait_on_air (f->app, "9");
+  g_autofree char *uri = g_strdup_printf (
+      "srt://127.0.0.1:%u?streamid=talk-a/%s&latency=400000", f->port, f->key);
+  const char *argv[] = { "ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+                         "testsrc=size=320x180:rate=30", "-f", "lavfi", "-i",
+                         "sine=frequency=440:sample_rate=44100", "-t", "7", "-c:v", "libx264",
+                         "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac",
+                         "-f", "mpegts", uri, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  g_assert_true (follow_until (f, newest_is_live, NULL, 20));
+  g_auto (Newest) n = { 0 };
+  read_newest (f, &n);
+  g_autoptr (KtTestResponse) seg = kt_test_get (f->app, n.uri);
+  KtTestDecoded decoded;
+  kt_test_decode (seg->body, &decoded);
+  g_assert_cmpint (decoded.width, ==, 1280); /* 30 fps, 44.1 kHz in: the house format out */
+  g_assert_cmpuint (decoded.video_frames, ==, 50);
+  kt_test_decoded_clear (&decoded);
+  g_assert_cmpint (wait_exit (f, p, 20), ==, 0);
+}
+
 static gboolean
 healthy (Fixture *f)
 {
@@ -491,6 +524,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/live/wrong-key-cut-resume-recording", test_wrong_key_cut_resume_recording);
   ADD ("/live/garbage-is-refused", test_garbage_is_refused);
+  ADD ("/live/ffmpeg-publishes", test_ffmpeg_publishes);
   g_test_add ("/live/fallback", Fixture, timetable_with_fallback, fixture_set_up, test_fallback,
               fixture_tear_down);
   return g_test_run ();
