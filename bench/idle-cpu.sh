@@ -13,6 +13,7 @@
 # of one core.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/lib.sh"
 seconds=${1:-60}
 channels=${2:-10}
 bin="$root/build/src/ketang"
@@ -26,13 +27,7 @@ KETANG_SERVER_SCHEDULES_DIR="$data/schedules" \
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://[^ ]*' "$log" | head -n1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "server did not start:" >&2; cat "$log" >&2; exit 1; }
+url=$(server_url "$log")
 
 on_air() { curl -fs "${url}api/channels" | grep -o '"state":"on-air"' | wc -l; }
 for _ in $(seq 1 600); do [ "$(on_air)" -ge 1 ] && break; sleep 0.5; done
