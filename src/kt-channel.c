@@ -519,6 +519,14 @@ kt_channel_set_live (KtChannel *channel, const char *input, GArray *spans, gint6
   g_hash_table_replace (channel->live, g_strdup (input), copy);
   if (channel->mode != MODE_TIMETABLE)
     return;
+  /* Only a channel that has this talk on its timetable airs it. */
+  gboolean airs = FALSE;
+  for (guint i = 0; i < channel->lessons->len && !airs; i++) {
+    const char *source = g_array_index (channel->lessons, KtChannelLesson, i).source;
+    airs = g_str_has_prefix (source, "live:") && g_str_equal (source + 5, input);
+  }
+  if (!airs)
+    return;
   expand_runs (channel);
   kt_channel_refresh (channel, now_us);
 }

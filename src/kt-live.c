@@ -596,6 +596,13 @@ kt_live_free (KtLive *live)
   g_free (live);
 }
 
+static int
+newest_first (gconstpointer a, gconstpointer b)
+{
+  gint64 x = ((const KtLiveTalkInfo *) a)->start_us, y = ((const KtLiveTalkInfo *) b)->start_us;
+  return x > y ? -1 : x < y ? 1 : 0;
+}
+
 GArray *
 kt_live_talks (KtLive *live)
 {
@@ -609,5 +616,6 @@ kt_live_talks (KtLive *live)
                             t->publisher, t->item_id, t->recorded, t->error, t->note };
     g_array_append_val (out, info);
   }
+  g_array_sort (out, newest_first);
   return out;
 }

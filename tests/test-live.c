@@ -3,7 +3,8 @@
  * gst-launch-1.0 processes sending a generated picture and tone with
  * srtsink, as OBS or ffmpeg would. Checks that a wrong key is refused at
  * once while the channel airs "报告会即将开始"; that the right key puts the
- * talk on air in the house format; that a cut stream airs "信号中断" from the
+ * talk on air in the house format, and a second publisher is refused
+ * meanwhile; that a cut stream airs "信号中断" from the
  * next slot and a resumed one is live again, each change behind a
  * discontinuity and with the media sequence running on; that when the talk
  * ends its recording is a library item with exactly the segments that aired;
@@ -274,7 +275,7 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
 
   /* The right key: the talk goes on air, in the house format. */
   g_autofree char *id = streamid (f, "talk-a", f->key);
-  g_autoptr (GSubprocess) first = publish (f, id, 9, NULL);
+  g_autoptr (GSubprocess) first = publish (f, id, 12, NULL);
   g_assert_true (follow_until (f, newest_is_live, NULL, 20));
   g_auto (Newest) on_air = { 0 };
   read_newest (f, &on_air);
@@ -288,6 +289,13 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (decoded.video_frames, ==, 50);
   g_assert_cmpuint (decoded.audio_buffers, >, 0);
   kt_test_decoded_clear (&decoded);
+
+  /* A second publisher, even with the right key, is refused while the
+   * first one is on air; the talk goes on. */
+  g_autoptr (GSubprocess) intruder = publish (f, id, 4, NULL);
+  int intruder_status = wait_exit (f, intruder, 5);
+  g_assert_cmpint (intruder_status, >, 0);
+  g_assert_true (newest_is_live (f, NULL));
 
   /* The publisher stops: the slot after the last live segment airs the
    * "信号中断" slate (a card of its own), the numbering running on. */
