@@ -8,9 +8,9 @@
  * next slot and a resumed one is live again, each change behind a
  * discontinuity and with the media sequence running on; that when the talk
  * ends its recording is a library item with exactly the segments that aired;
- * and that garbage sent to the SRT port (stray datagrams, and a stream with
- * the right key that is no media at all) is refused while the server goes
- * on serving.
+ * and that garbage sent to the SRT port (stray datagrams, a stream with the
+ * right key that is no media at all, one with no sound) is refused, with a
+ * reason the administrator can read, while the server goes on serving.
  *
  * Time: the wall clock is the fake one, set to the talk's time. Media
  * arrives in real time, so while a publisher runs the fake clock follows
@@ -451,6 +451,27 @@ test_garbage_is_refused (Fixture *f, gconstpointer unused)
   }
   sqlite3_reset (stmt);
   g_assert_true (refused);
+
+  /* A stream with a picture and no sound cannot be aired in the house
+   * format: refused, with a sentence saying what is missing. */
+  g_autofree char *uri = g_strdup_printf ("uri=srt://127.0.0.1:%u?streamid=%s", f->port, id);
+  const char *mute[] = { "gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "num-buffers=150",
+                         "!", "video/x-raw,width=320,height=180,framerate=25/1", "!", "x264enc",
+                         "tune=zerolatency", "speed-preset=ultrafast", "!", "h264parse", "!",
+                         "mpegtsmux", "alignment=7", "!", "srtsink", uri, "latency=400",
+                         "auto-reconnect=false", NULL };
+  g_autoptr (GSubprocess) m = g_subprocess_newv (
+      mute, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
+  wait_exit (f, m, 15);
+  follow_until (f, NULL, NULL, 1);
+  stmt = kt_store_prepare (kt_app_store (f->app),
+                           "SELECT count(*) FROM live_events WHERE kind = 'refused' "
+                           "AND message LIKE '%没有能解码的声音%'",
+                           NULL);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 1);
+  sqlite3_reset (stmt);
+  g_assert_true (newest_is_slate (f, NULL));
 
   /* The listener is back: a publisher with a wrong key is refused at once
    * (a closed port would leave it retrying), the channel still airs. */
