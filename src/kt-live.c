@@ -114,6 +114,7 @@ struct _KtLive {
   gint64 listening_since; /* monotonic µs: when the encoder started listening */
   guint tick;
   guint relisten;
+  gboolean listen_failed; /* warned once about the port; retries are quiet */
 };
 
 static const char *const state_names[] = { "waiting", "live", "dropped", "ended" };
@@ -464,13 +465,18 @@ start_listening (KtLive *live)
                                        uri, kt_config_get_int (config, "live", "srt_latency_ms"),
                                        scratch, &hooks, live, &error);
   if (live->encoder == NULL) {
-    g_warning ("live talks cannot be received on srt=%s: %s; trying again", listen,
-               error->message);
+    if (!live->listen_failed)
+      g_warning ("live talks cannot be received on srt=%s: %s; trying again every %d s",
+                 listen, error->message, RELISTEN_MS / 1000);
+    else
+      g_debug ("srt=%s still unavailable: %s", listen, error->message);
+    live->listen_failed = TRUE;
     kt_library_live_scratch_remove (scratch);
     listen_again_in (live, RELISTEN_MS);
     return;
   }
   live->listening_since = g_get_monotonic_time ();
+  live->listen_failed = FALSE;
   g_info ("listening for live talks srt=%s", listen);
 }
 
