@@ -22,6 +22,7 @@
 #include "kt-auth.h"
 #include "kt-clock.h"
 #include "kt-http.h"
+#include "kt-live.h"
 #include "kt-slates.h"
 #include "kt-timetable.h"
 
@@ -47,6 +48,7 @@ struct _KtApp {
   guint housekeeping;
   KtHttp *http;
   KtMetrics *metrics; /* serving numbers, kept across stop for a last scrape */
+  KtLive *live;
 };
 
 #define HORIZON_US (G_GINT64_CONSTANT (62) * 24 * 3600 * G_USEC_PER_SEC)
@@ -200,6 +202,8 @@ apply_timetable (KtApp *app)
       g_ptr_array_remove_index (app->channels, i);
     }
   }
+  if (app->live)
+    kt_live_update_channels (app->live);
 }
 
 static void
@@ -302,6 +306,8 @@ kt_app_start (KtApp *app, GError **error)
   if (app->demo && !start_demo (app, error))
     return FALSE;
   start_timetable (app);
+  app->live = kt_live_new (app);
+  kt_live_start (app->live);
   kt_library_start_imports (app->library,
                             (guint) kt_config_get_int (app->config, "library", "max_jobs"));
   KtAttendanceOptions options = {
@@ -320,6 +326,7 @@ kt_app_stop (KtApp *app)
     kt_clock_timer_remove (app->housekeeping);
     app->housekeeping = 0;
   }
+  g_clear_pointer (&app->live, kt_live_free);
   g_clear_pointer (&app->timetable, kt_timetable_free);
   if (app->library)
     kt_library_stop_jobs (app->library);
@@ -421,6 +428,12 @@ KtLibrary *
 kt_app_library (KtApp *app)
 {
   return app->library;
+}
+
+KtLive *
+kt_app_live (KtApp *app)
+{
+  return app->live;
 }
 
 KtSegmentStore *

@@ -60,6 +60,9 @@ GArray *kt_app_lessons_using (KtApp *app, const char *item_id, gint64 from_us);
 KtSegmentStore *kt_app_segments (KtApp *app);
 /* Requests, bytes, latencies and viewers, for /metrics. */
 KtMetrics *kt_app_metrics (KtApp *app);
+/* Live talks (kt-live.h); NULL before kt_app_start() and after stop. */
+typedef struct _KtLive KtLive;
+KtLive *kt_app_live (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);
 GTimeZone *kt_app_timezone (KtApp *app);

@@ -128,6 +128,22 @@ char *kt_auth_token_new (void);
 char *kt_auth_token_hash (const char *token);
 gboolean kt_auth_token_well_formed (const char *token);
 
+/* Publish keys (kt-auth-publish.c): what a teacher's OBS or camera sends
+ * to publish a live talk. One per teacher or administrator, kept only as
+ * its SHA-256.
+ *
+ * kt_auth_publish_key_rotate makes @user a new key, replacing any old one,
+ * and returns it in clear this once (transfer full; KT_AUTH_ERROR_INVALID
+ * for a viewing point or a disabled account). kt_auth_publish_key_created
+ * says when the current key was made (FALSE with KT_AUTH_ERROR_NOT_FOUND
+ * when there is none). kt_auth_publish_key_check finds the account a key
+ * belongs to: NULL with KT_AUTH_ERROR_CREDENTIALS for a wrong key,
+ * KT_AUTH_ERROR_DISABLED for a disabled account. Main thread only. */
+char *kt_auth_publish_key_rotate (KtAuth *auth, const KtUser *user, GError **error);
+gboolean kt_auth_publish_key_created (KtAuth *auth, const KtUser *user, gint64 *created_us,
+                                      GError **error);
+KtUser *kt_auth_publish_key_check (KtAuth *auth, const char *key, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtAuth, kt_auth_free)
 
 G_END_DECLS

@@ -25,6 +25,16 @@
  * the present untouched. (A reload that rewrites the past shifts the
  * discontinuity count; players realign on the media sequence.)
  *
+ * A live talk (source "live:<input>") is one run of the timetable until
+ * kt-live says what aired: then that run is cut into the spans that aired
+ * live (the recording's segments, one per slot) and slates between them,
+ * "即将开始" before the first and "信号中断" after a drop. The timetable's
+ * runs are kept (base_runs) and the live spans laid over them (runs) each
+ * time a talk changes; kt-live only ever adds slots after the live edge, so
+ * the past of every playlist stays as it was told. The boundaries (and so
+ * the discontinuity sequence) of later runs move with what happened live;
+ * they are in the future when they move.
+ *
  * The demo channel is a loop of one item anchored at the epoch (loop n fills
  * slots n·N … n·N+N−1), computed by formula instead of runs.
  *
@@ -56,12 +66,14 @@ typedef enum {
   RUN_GAP,     /* slate naming the next lesson */
   RUN_MISSING, /* slate: the lesson's media is missing */
   RUN_LIVE,    /* slate: the live talk has not begun */
+  RUN_LOST,    /* slate: the live talk's signal dropped */
 } KtRunKind;
 
 typedef struct {
   char *title, *teacher, *description, *source;
   char *item_id; /* for item: sources */
   gint64 start_us, end_us;
+  char *fallback; /* item id of a live talk's fallback, or NULL */
 } KtChannelLesson;
 
 typedef struct {
@@ -90,7 +102,9 @@ struct _KtChannel {
   guint loop_segments;
   /* MODE_TIMETABLE */
   GArray *lessons; /* KtChannelLesson, by start */
-  GArray *runs;    /* KtRun, by start, covering every slot */
+  GArray *base_runs; /* KtRun, by start, covering every slot: the timetable alone */
+  GArray *runs;      /* the same with live talks' spans laid over: what airs */
+  GHashTable *live;  /* input → GArray of KtChannelLiveSpan (owned); kept across programmes */
   KtLibrary *library;
   KtSlates *slates;
   GTimeZone *zone;
@@ -114,6 +128,7 @@ lesson_clear (gpointer data)
   g_free (l->description);
   g_free (l->source);
   g_free (l->item_id);
+  g_free (l->fallback);
   memset (l, 0, sizeof *l);
 }
 
@@ -139,6 +154,7 @@ clear_programme (KtChannel *channel)
   channel->loop_segments = 0;
   g_clear_pointer (&channel->lessons, g_array_unref);
   g_clear_pointer (&channel->runs, g_array_unref);
+  g_clear_pointer (&channel->base_runs, g_array_unref);
   g_clear_pointer (&channel->zone, g_time_zone_unref);
   clear_cache (channel);
 }
@@ -150,6 +166,8 @@ kt_channel_new (const char *id, const char *name)
   channel->id = g_strdup (id);
   channel->name = g_strdup (name);
   channel->mode = MODE_OFF_AIR;
+  channel->live = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) g_array_unref);
   clear_cache (channel);
   return channel;
 }
@@ -160,6 +178,7 @@ kt_channel_free (KtChannel *channel)
   if (channel == NULL)
     return;
   clear_programme (channel);
+  g_hash_table_destroy (channel->live);
   g_free (channel->id);
   g_free (channel->name);
   g_free (channel);
@@ -289,9 +308,64 @@ build_runs (KtChannel *channel)
     cursor = e;
   }
   add_run (runs, cursor, INFINITE_SLOT, RUN_GAP, -1, -1, NULL, 0);
+  g_clear_pointer (&channel->base_runs, g_array_unref);
+  channel->base_runs = runs;
+}
+
+static void
+append_run (GArray *runs, const KtRun *run)
+{
+  if (run->start >= run->end)
+    return;
+  KtRun copy = *run;
+  copy.item_id = g_strdup (run->item_id);
+  g_array_append_val (runs, copy);
+}
+
+/* Lay live run @base's spans over it, into @runs. */
+static void
+expand_live_run (GArray *runs, const KtRun *base, GArray *spans)
+{
+  gint64 cursor = base->start;
+  gboolean aired = FALSE;
+  for (guint i = 0; spans && i < spans->len; i++) {
+    const KtChannelLiveSpan *span = &g_array_index (spans, KtChannelLiveSpan, i);
+    gint64 a = MAX (span->start, base->start), b = MIN (span->end, base->end);
+    if (a >= b)
+      continue;
+    KtRun slate = { cursor, a, aired ? RUN_LOST : RUN_LIVE, KT_SLATE_SEGMENTS, 0, base->lesson,
+                    -1, NULL, 0 };
+    append_run (runs, &slate);
+    KtRun live = { a, b, RUN_ITEM, 0, span->first_segment + (guint) (a - span->start),
+                   base->lesson, -1, span->item_id, 0 };
+    append_run (runs, &live);
+    cursor = b;
+    aired = TRUE;
+  }
+  KtRun rest = { cursor, base->end, aired ? RUN_LOST : RUN_LIVE, KT_SLATE_SEGMENTS, 0,
+                 base->lesson, -1, NULL, 0 };
+  append_run (runs, &rest);
+}
+
+/* runs = base_runs with the live spans laid over. */
+static void
+expand_runs (KtChannel *channel)
+{
+  GArray *runs = g_array_new (FALSE, TRUE, sizeof (KtRun));
+  g_array_set_clear_func (runs, run_clear);
+  for (guint i = 0; i < channel->base_runs->len; i++) {
+    const KtRun *run = &g_array_index (channel->base_runs, KtRun, i);
+    if (run->kind != RUN_LIVE) {
+      append_run (runs, run);
+      continue;
+    }
+    const KtChannelLesson *l = &g_array_index (channel->lessons, KtChannelLesson, run->lesson);
+    expand_live_run (runs, run, g_hash_table_lookup (channel->live, l->source + 5));
+  }
   count_boundaries (runs);
   g_clear_pointer (&channel->runs, g_array_unref);
   channel->runs = runs;
+  clear_cache (channel);
 }
 
 /* The run holding @slot (runs cover every slot). */
@@ -345,9 +419,12 @@ slate_for_run (KtChannel *channel, const KtRun *run)
       break;
     case RUN_MISSING:
     case RUN_LIVE:
+    case RUN_LOST:
       l = &g_array_index (channel->lessons, KtChannelLesson, run->lesson);
       line2 = g_strdup_printf ("本节：%s", l->title);
-      line3 = g_strdup (run->kind == RUN_LIVE ? "报告会即将开始，请稍候" : "节目暂缺，请稍候");
+      line3 = g_strdup (run->kind == RUN_LIVE   ? "报告会即将开始，请稍候"
+                        : run->kind == RUN_LOST ? "信号中断，请稍候"
+                                                : "节目暂缺，请稍候");
       break;
     case RUN_ITEM:
       return NULL;
@@ -370,6 +447,14 @@ kt_channel_refresh (KtChannel *channel, gint64 now_us)
       continue;
     if (run->start > now && ++ahead > SLATES_AHEAD)
       break;
+    if (run->kind == RUN_LIVE) {
+      /* A live talk may drop at any moment: its "信号中断" card must be
+       * ready before it is needed, or the channel would have nothing to
+       * air in the slot after a drop. */
+      KtRun lost = *run;
+      lost.kind = RUN_LOST;
+      g_free (slate_for_run (channel, &lost));
+    }
     if (run->item_id != NULL)
       continue;
     run->item_id = slate_for_run (channel, run);
@@ -403,14 +488,47 @@ kt_channel_set_timetable (KtChannel *channel, GArray *occurrences, KtLibrary *li
                           g_strdup (o->lesson->description), g_strdup (o->lesson->source),
                           g_str_has_prefix (o->lesson->source, "item:")
                               ? g_strdup (o->lesson->source + 5) : NULL,
-                          o->start_us, o->end_us };
+                          o->start_us, o->end_us,
+                          o->lesson->fallback ? g_strdup (o->lesson->fallback + 5) : NULL };
     g_array_append_val (channel->lessons, l);
   }
   g_array_sort (channel->lessons, compare_lessons);
   build_runs (channel);
+  expand_runs (channel);
   kt_channel_refresh (channel, now_us);
   g_info ("channel=%s timetable lessons=%u runs=%u", channel->id, channel->lessons->len,
           channel->runs->len);
+}
+
+static void
+live_span_clear (gpointer data)
+{
+  g_free (((KtChannelLiveSpan *) data)->item_id);
+}
+
+void
+kt_channel_set_live (KtChannel *channel, const char *input, GArray *spans, gint64 now_us)
+{
+  GArray *copy = g_array_new (FALSE, TRUE, sizeof (KtChannelLiveSpan));
+  g_array_set_clear_func (copy, live_span_clear);
+  for (guint i = 0; spans && i < spans->len; i++) {
+    KtChannelLiveSpan span = g_array_index (spans, KtChannelLiveSpan, i);
+    span.item_id = g_strdup (span.item_id);
+    g_array_append_val (copy, span);
+  }
+  g_hash_table_replace (channel->live, g_strdup (input), copy);
+  if (channel->mode != MODE_TIMETABLE)
+    return;
+  /* Only a channel that has this talk on its timetable airs it. */
+  gboolean airs = FALSE;
+  for (guint i = 0; i < channel->lessons->len && !airs; i++) {
+    const char *source = g_array_index (channel->lessons, KtChannelLesson, i).source;
+    airs = g_str_has_prefix (source, "live:") && g_str_equal (source + 5, input);
+  }
+  if (!airs)
+    return;
+  expand_runs (channel);
+  kt_channel_refresh (channel, now_us);
 }
 
 /* What fills @slot: the item and its segment, and whether a boundary
@@ -470,6 +588,7 @@ airing_from_lesson (const KtChannelLesson *l, gint64 t_us, KtAiring *airing)
   airing->description = l->description;
   airing->source = l->source;
   airing->item_id = l->item_id;
+  airing->fallback = l->fallback;
   airing->start_us = l->start_us;
   airing->end_us = l->end_us;
   airing->offset_us = MAX (0, t_us - l->start_us);

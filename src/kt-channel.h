@@ -26,6 +26,7 @@ typedef struct {
   const char *description;
   const char *source;   /* "item:<id>", "live:<key>" */
   const char *item_id;  /* what airs, when it is a library item */
+  const char *fallback; /* a live talk's recorded fallback item, or NULL */
   gint64 start_us;      /* wall clock, µs since the Unix epoch */
   gint64 end_us;
   gint64 offset_us;     /* into the lesson at the instant asked about */
@@ -57,6 +58,23 @@ void kt_channel_set_timetable (KtChannel *channel, GArray *occurrences, KtLibrar
 /* Look again at the library and slates for what airs around @now_us (an
  * item or slate became ready, or time moved on). Cheap when nothing changed. */
 void kt_channel_refresh (KtChannel *channel, gint64 now_us);
+
+/* A stretch of a live talk that aired, or is about to: slots [start, end)
+ * (slot k is the wall-clock interval [k·2 s, (k+1)·2 s)) filled by
+ * segments first_segment, first_segment + 1, … of recording item_id. */
+typedef struct {
+  gint64 start, end;
+  char *item_id;
+  guint first_segment;
+} KtChannelLiveSpan;
+
+/* What live talk @input (the name in "live:<input>") has aired so far:
+ * @spans (KtChannelLiveSpan, by start, copied; NULL or empty: nothing). A
+ * lesson of that talk airs its spans, "报告会即将开始" before the first and
+ * "信号中断，请稍候" between and after them. Only slots after @now_us may
+ * differ from the previous call: what a player was told stays true. Kept
+ * across timetable changes. */
+void kt_channel_set_live (KtChannel *channel, const char *input, GArray *spans, gint64 now_us);
 
 /* The lesson (or slate, title NULL) on air at @t_us; FALSE when off air. */
 gboolean kt_channel_airing_at (KtChannel *channel, gint64 t_us, KtAiring *airing);

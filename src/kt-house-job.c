@@ -56,8 +56,8 @@ kt_house_job_required_elements (void)
   return required_elements;
 }
 
-static int
-rendition_of_sink (GstObject *src)
+int
+kt_house_job_rendition_of (GstObject *src)
 {
   g_autofree char *name = gst_object_get_name (src);
   if (name == NULL || !g_str_has_prefix (name, "rend_"))
@@ -149,7 +149,7 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
     case GST_MESSAGE_ELEMENT: {
       const GstStructure *s = gst_message_get_structure (msg);
       if (s && gst_structure_has_name (s, "splitmuxsink-fragment-opened")) {
-        int r = rendition_of_sink (GST_MESSAGE_SRC (msg));
+        int r = kt_house_job_rendition_of (GST_MESSAGE_SRC (msg));
         if (r >= 0)
           job->opened[r]++;
       }

@@ -46,6 +46,10 @@ GstElement *kt_house_job_pipeline (KtHouseJob *job);
  * outlive the pipeline's streaming. */
 void kt_house_job_track_running_ms (GstPad *pad, gint *ms);
 
+/* The kt_renditions index of sink "rend_<rendition>" @src, or -1 for
+ * another element (a bus message's source). */
+int kt_house_job_rendition_of (GstObject *src);
+
 /* The names of the required elements, NULL-terminated, for kt_pipeline_build. */
 const char *const *kt_house_job_required_elements (void);
 

@@ -126,8 +126,10 @@ kt_http_media_handle (KtApp *app, KtRequest *request)
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");
     return;
   }
-  /* Only an id the library knows as ready reaches the file system (and
-   * segments were checked: no "..", no slashes). */
+  /* Only an id the library knows as servable reaches the file system (and
+   * segments were checked: no "..", no slashes). A live talk's recording is
+   * aired while it grows: its counted segments are complete and never
+   * change. */
   const char *item_id = request->parts[0];
   if (index >= kt_library_ready_segments (kt_app_library (app), item_id)) {
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such segment");

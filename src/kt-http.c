@@ -66,6 +66,7 @@ static const KtRoute kt_routes[] = {
   { "/api/heartbeat", "POST", "public", kt_http_heartbeat_handle }, /* checks its own token */
   { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
   { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
+  { "/api/live/", "GET HEAD POST", "teacher admin", kt_http_publish_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
   { "/metrics", "GET HEAD", "public", kt_http_metrics_handle }, /* loopback or bearer token */
   { "/schedule/", "GET HEAD", "public", kt_http_schedule_handle },

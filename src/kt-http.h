@@ -89,6 +89,7 @@ void kt_http_library_handle (KtApp *app, KtRequest *request);
 void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
 void kt_http_attendance_handle (KtApp *app, KtRequest *request);
 void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
+void kt_http_publish_handle (KtApp *app, KtRequest *request);
 
 /* ?from=&to= as ISO 8601 dates or date-times in the server's zone; the
  * default is today. FALSE with 400 answered on a bad or too long range. */

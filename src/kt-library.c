@@ -102,7 +102,13 @@ clean_abandoned_jobs (KtLibrary *library)
   /* Their rows say "processing" forever otherwise. */
   kt_store_exec (library->store,
                  "UPDATE items SET state = 'failed', error = 'interrupted by a restart' "
-                 "WHERE state = 'processing' AND kind != 'upload'",
+                 "WHERE state = 'processing' AND kind NOT IN ('upload', 'live')",
+                 NULL);
+  /* A live talk's recording holds whole segments only: what it has is a
+   * recording (kt-library-live reopens it if the talk goes on). */
+  kt_store_exec (library->store,
+                 "UPDATE items SET state = CASE WHEN segment_count > 0 THEN 'ready' "
+                 "ELSE 'failed' END WHERE state = 'processing' AND kind = 'live'",
                  NULL);
 }
 
@@ -205,7 +211,11 @@ kt_library_ready_segments (KtLibrary *library, const char *id)
   if (g_hash_table_lookup_extended (library->ready_segments, id, NULL, &count))
     return GPOINTER_TO_UINT (count);
   g_autoptr (KtItem) item = kt_library_get (library, id);
-  if (item == NULL || item->state != KT_ITEM_READY)
+  /* A live talk's recording is served while it grows; each segment it
+   * gains goes through kt_library_set_state, which forgets the count. */
+  gboolean growing = item != NULL && item->state == KT_ITEM_PROCESSING &&
+                     g_str_equal (item->kind, "live");
+  if (item == NULL || (item->state != KT_ITEM_READY && !growing))
     return 0; /* not kept: it may become ready */
   g_hash_table_insert (library->ready_segments, g_strdup (id),
                        GUINT_TO_POINTER (item->segment_count));

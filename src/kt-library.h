@@ -56,7 +56,8 @@ void kt_library_free (KtLibrary *library);
 
 /* (transfer full) NULL when there is no such item. */
 KtItem *kt_library_get (KtLibrary *library, const char *id);
-/* The segment count of a ready item, 0 when @id is not ready or not known.
+/* The segments of @id that may be served: all of a ready item's, the
+ * complete ones of a live talk's growing recording; 0 for anything else.
  * Answered from memory after the first call for an item. */
 guint kt_library_ready_segments (KtLibrary *library, const char *id);
 /* Absolute path of segment @index of @rendition of a ready item. */
@@ -155,6 +156,27 @@ gboolean kt_library_has_poster (KtLibrary *library, const KtItem *item);
 void kt_library_request_poster (KtLibrary *library, const char *item_id);
 
 gboolean kt_library_delete (KtLibrary *library, const char *id, GError **error);
+
+/* Recordings of live talks (kt-library-live.c): an item of kind "live",
+ * "processing" while the talk airs and growing by one segment at a time.
+ *
+ * kt_library_live_open makes item @id (or reopens it, keeping what it
+ * holds, after a restart during the talk) and its directories: (transfer
+ * full) the item. kt_library_live_append moves the files @paths (one per
+ * kt_renditions, same file system) into the item as its next segment and
+ * counts it, and sets *@index to that segment's number. kt_library_live_close
+ * makes the recording "ready" for replay, or removes it when it holds
+ * nothing; closing an item that is not recording is not an error. */
+KtItem *kt_library_live_open (KtLibrary *library, const char *id, const char *title,
+                              const char *teacher, const char *owner, GError **error);
+gboolean kt_library_live_append (KtLibrary *library, const char *id, const char *const *paths,
+                                 guint *index, GError **error);
+gboolean kt_library_live_close (KtLibrary *library, const char *id, GError **error);
+/* A scratch directory for a live connection's files, on the library's file
+ * system (so segments move into items by rename) and removed at the next
+ * start if left behind; and its removal. (transfer full) */
+char *kt_library_live_scratch_dir (KtLibrary *library, const char *name);
+void kt_library_live_scratch_remove (const char *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLibrary, kt_library_free)
 

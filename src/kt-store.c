@@ -132,6 +132,26 @@ static const char *const kt_store_migrations[] = {
   ");"
   "CREATE INDEX viewer_sessions_lesson ON viewer_sessions (lesson_start_us, channel);"
   "CREATE INDEX viewer_sessions_open ON viewer_sessions (left_us) WHERE left_us IS NULL;",
+  /* 6: live talks (kt-live). A teacher's publish key (what OBS sends in
+   * the SRT stream id) is kept only as its hex SHA-256, one per account;
+   * rotating replaces the row. live_events is what administrators read
+   * about live talks afterwards: a talk that went on air, dropped, resumed,
+   * or aired its recorded fallback because the speaker never came. */
+  "CREATE TABLE publish_keys ("
+  "  user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+  "  key_hash TEXT NOT NULL UNIQUE,"
+  "  created_us INTEGER NOT NULL"
+  ");"
+  "CREATE TABLE live_events ("
+  "  id INTEGER PRIMARY KEY,"
+  "  input TEXT NOT NULL,"           /* the talk's name, from live:<name> */
+  "  channel TEXT NOT NULL,"
+  "  lesson_start_us INTEGER NOT NULL,"
+  "  kind TEXT NOT NULL,"            /* 'live', 'dropped', 'refused', 'fallback', 'recorded' */
+  "  message TEXT NOT NULL,"
+  "  at_us INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX live_events_at ON live_events (at_us);",
 };
 
 struct _KtStore {

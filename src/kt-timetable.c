@@ -69,6 +69,7 @@ lesson_free (gpointer data)
   g_free (l->teacher);
   g_free (l->description);
   g_free (l->source);
+  g_free (l->fallback);
   g_free (l->file);
   g_free (l);
 }
@@ -273,6 +274,29 @@ check_source (Ctx *ctx, const char *source, int line)
   return TRUE;
 }
 
+/* X-KETANG-FALLBACK: a library item for a live talk whose speaker does not
+ * come. */
+static gboolean
+check_fallback (Ctx *ctx, const char *source, const char *fallback, int line)
+{
+  if (fallback == NULL)
+    return TRUE;
+  if (source == NULL || !g_str_has_prefix (source, "live:")) {
+    problem (ctx, line, "X-KETANG-FALLBACK is only for live talks (X-KETANG-SOURCE:live:<key>)");
+    return FALSE;
+  }
+  if (!g_str_has_prefix (fallback, "item:") || fallback[5] == '\0') {
+    problem (ctx, line, "X-KETANG-FALLBACK “%s” must be item:<id>", fallback);
+    return FALSE;
+  }
+  if (ctx->options->source_exists
+      && !ctx->options->source_exists (fallback, ctx->options->source_data)) {
+    problem (ctx, line, "unknown fallback “%s”: no such item in the library", fallback);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Occurrence start instants of @ev up to @until_us (at most @limit), with
  * EXDATEs removed. */
 static GArray *
@@ -381,6 +405,8 @@ load_event (Ctx *ctx, KtCalendar *calendar, icalcomponent *ev, int event_line)
   lesson->teacher = teacher_of (ev);
   const char *source = x_property (ev, "X-KETANG-SOURCE");
   lesson->source = g_strdup (source);
+  const char *fallback = x_property (ev, "X-KETANG-FALLBACK");
+  lesson->fallback = g_strdup (fallback);
   g_ptr_array_add (calendar->lessons, lesson);
 
   report_parse_errors (ctx, ev, event_line);
@@ -390,6 +416,7 @@ load_event (Ctx *ctx, KtCalendar *calendar, icalcomponent *ev, int event_line)
     ok = FALSE;
   }
   ok &= check_source (ctx, source, property_line (ctx, event_line, "X-KETANG-SOURCE"));
+  ok &= check_fallback (ctx, source, fallback, property_line (ctx, event_line, "X-KETANG-FALLBACK"));
 
   icalproperty *start_prop = icalcomponent_get_first_property (ev, ICAL_DTSTART_PROPERTY);
   if (start_prop == NULL) {

@@ -19,6 +19,7 @@ typedef struct {
   char *teacher;     /* ORGANIZER's CN, or its address */
   char *description; /* DESCRIPTION */
   char *source;      /* X-KETANG-SOURCE: "item:<id>" or "live:<key>" */
+  char *fallback;    /* X-KETANG-FALLBACK: "item:<id>" aired when a live talk does not begin, or NULL */
   char *file;
   int line;          /* of BEGIN:VEVENT */
 } KtLesson;

@@ -390,6 +390,45 @@ test_route_table_walk (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (protected, >=, 3);
 }
 
+/* A teacher sees whether they have a publish key and makes a new one; the
+ * key is in that one answer only, and the SRT address is given. */
+static void
+test_publish_key (Fixture *f, gconstpointer unused)
+{
+  g_auto (Login) t = { 0 }, r = { 0 };
+  login (f, "teacher", "teacher-password", &t);
+  login (f, "room", "room-password", &r);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  g_autoptr (KtTestResponse) none = get (f, "/api/live/key", &t);
+  g_assert_cmpuint (none->status, ==, 200);
+  JsonObject *o = parse_object (none, parser);
+  g_assert_true (json_object_get_null_member (o, "created"));
+  g_assert_false (json_object_has_member (o, "key"));
+  g_assert_true (json_object_get_null_member (o, "srt_url")); /* SRT is off in tests */
+
+  g_autoptr (KtTestResponse) no_csrf = post (f, "/api/live/key", &t, NULL, "");
+  assert_json_error (no_csrf, 403, "csrf");
+  g_autoptr (KtTestResponse) room = post (f, "/api/live/key", &r, r.csrf, "");
+  assert_json_error (room, 403, "forbidden");
+
+  g_autoptr (KtTestResponse) made = post (f, "/api/live/key", &t, t.csrf, "");
+  g_assert_cmpuint (made->status, ==, 201);
+  o = parse_object (made, parser);
+  g_autofree char *key = g_strdup (json_object_get_string_member (o, "key"));
+  g_assert_true (kt_auth_token_well_formed (key));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KtUser) owner = kt_auth_publish_key_check (kt_app_auth (f->app), key, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (owner->name, ==, "teacher");
+
+  g_autoptr (KtTestResponse) after = get (f, "/api/live/key", &t);
+  o = parse_object (after, parser);
+  g_assert_false (json_object_get_null_member (o, "created"));
+  g_autofree char *text = kt_test_body_text (after);
+  g_assert_null (strstr (text, key));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -403,5 +442,6 @@ main (int argc, char **argv)
   ADD ("/auth-http/throttle", test_throttle);
   ADD ("/auth-http/expiry-and-disabled", test_expiry_and_disabled);
   ADD ("/auth-http/route-table-walk", test_route_table_walk);
+  ADD ("/auth-http/publish-key", test_publish_key);
   return g_test_run ();
 }

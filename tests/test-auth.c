@@ -397,6 +397,68 @@ test_free_while_hashing (Fixture *f, gconstpointer unused)
   g_assert_cmpstr (sessions, ==, "0");
 }
 
+/* A publish key works until it is rotated, is stored only as its hash, and
+ * never opens anything for a viewing point or a disabled account. */
+static void
+test_publish_keys (Fixture *f, gconstpointer unused)
+{
+  g_autoptr (KtUser) wang = add (f, "wang", KT_ROLE_TEACHER, "wang-password");
+  g_autoptr (KtUser) room = add (f, "room", KT_ROLE_VIEWPOINT, "room-password");
+  g_autoptr (GError) error = NULL;
+  gint64 created = 0;
+
+  g_assert_false (kt_auth_publish_key_created (f->auth, wang, &created, &error));
+  g_assert_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_autofree char *first = kt_auth_publish_key_rotate (f->auth, wang, &error);
+  g_assert_no_error (error);
+  g_assert_true (kt_auth_token_well_formed (first));
+  g_assert_true (kt_auth_publish_key_created (f->auth, wang, &created, &error));
+  g_assert_cmpint (created, ==, T0);
+  g_autoptr (KtUser) found = kt_auth_publish_key_check (f->auth, first, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found->name, ==, "wang");
+
+  /* The database holds the hash, not the key. */
+  sqlite3_stmt *stmt = kt_store_prepare (f->store, "SELECT key_hash FROM publish_keys", NULL);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_autofree char *hash = kt_auth_token_hash (first);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, hash);
+  sqlite3_reset (stmt);
+
+  /* Rotation: the old key stops working at once. */
+  kt_clock_advance (HOUR);
+  g_autofree char *second = kt_auth_publish_key_rotate (f->auth, wang, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (first, !=, second);
+  g_assert_null (kt_auth_publish_key_check (f->auth, first, &error));
+  g_assert_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_CREDENTIALS);
+  g_clear_error (&error);
+  g_autoptr (KtUser) again = kt_auth_publish_key_check (f->auth, second, &error);
+  g_assert_no_error (error);
+  g_assert_true (kt_auth_publish_key_created (f->auth, wang, &created, NULL));
+  g_assert_cmpint (created, ==, T0 + HOUR);
+
+  /* A key one character off, and strings that are no key at all. */
+  g_autofree char *off = g_strdup (second);
+  off[0] = off[0] == 'A' ? 'B' : 'A';
+  const char *wrong[] = { off, "", "x", "../../etc/passwd", NULL };
+  for (int i = 0; wrong[i]; i++) {
+    g_assert_null (kt_auth_publish_key_check (f->auth, wrong[i], &error));
+    g_assert_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_CREDENTIALS);
+    g_clear_error (&error);
+  }
+
+  g_assert_null (kt_auth_publish_key_rotate (f->auth, room, &error));
+  g_assert_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_true (kt_auth_user_set_disabled (f->auth, "wang", TRUE, NULL));
+  g_assert_null (kt_auth_publish_key_check (f->auth, second, &error));
+  g_assert_error (error, KT_AUTH_ERROR, KT_AUTH_ERROR_DISABLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,5 +474,6 @@ main (int argc, char **argv)
   ADD ("/auth/throttle", test_throttle);
   ADD ("/auth/async-login-and-busy", test_async_login_and_busy);
   ADD ("/auth/free-while-hashing", test_free_while_hashing);
+  ADD ("/auth/publish-keys", test_publish_keys);
   return g_test_run ();
 }

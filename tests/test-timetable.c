@@ -151,6 +151,18 @@ test_mistakes_name_file_and_line (void)
       HEADER "BEGIN:VEVENT\nUID:a\nSUMMARY:书法\nDTSTART:20261201T090000\nDURATION:PT1H\n"
              "X-KETANG-SOURCE:file:/etc/passwd\nEND:VEVENT\n" FOOTER,
       11, "must be item:<id> or live:<key>" },
+    { "fallback for a recorded lesson",
+      HEADER "BEGIN:VEVENT\nUID:a\nSUMMARY:书法\nDTSTART:20261201T090000\nDURATION:PT1H\n"
+             "X-KETANG-SOURCE:item:known\nX-KETANG-FALLBACK:item:known\nEND:VEVENT\n" FOOTER,
+      12, "only for live talks" },
+    { "bad fallback",
+      HEADER "BEGIN:VEVENT\nUID:a\nSUMMARY:报告会\nDTSTART:20261201T090000\nDURATION:PT1H\n"
+             "X-KETANG-SOURCE:live:talk\nX-KETANG-FALLBACK:live:other\nEND:VEVENT\n" FOOTER,
+      12, "must be item:<id>" },
+    { "unknown fallback",
+      HEADER "BEGIN:VEVENT\nUID:a\nSUMMARY:报告会\nDTSTART:20261201T090000\nDURATION:PT1H\n"
+             "X-KETANG-SOURCE:live:talk\nX-KETANG-FALLBACK:item:nowhere\nEND:VEVENT\n" FOOTER,
+      12, "unknown fallback" },
     { "no source",
       HEADER "BEGIN:VEVENT\nUID:a\nSUMMARY:书法\nDTSTART:20261201T090000\nDURATION:PT1H\n"
              "END:VEVENT\n" FOOTER,

@@ -57,6 +57,9 @@ kt_test_app_start (const char *data_dir, gboolean demo, const char *const *setti
   g_mkdir_with_parents (schedules, 0755);
   kt_config_override (config, "server", "schedules_dir", schedules, "test", &error);
   g_assert_no_error (error);
+  /* No SRT listener unless the test asks for one: tests run side by side. */
+  kt_config_override (config, "live", "srt_listen", "", "test", &error);
+  g_assert_no_error (error);
   for (int i = 0; settings && settings[i]; i++) {
     g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
     g_auto (GStrv) gk = g_strsplit (kv[0], ".", 2);

@@ -149,3 +149,4 @@ typedef struct {
 
 void kt_test_playlist_parse (const char *text, KtTestPlaylist *out);
 void kt_test_playlist_clear (KtTestPlaylist *playlist);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestPlaylist, kt_test_playlist_clear)

@@ -32,6 +32,7 @@
       // home
       homeTitle: '我的讲座',
       upload: '上传讲座',
+      liveTitle: '直播报告会',
       empty: '还没有讲座。点上面的“上传讲座”，把讲课的视频或录音传上来。',
       libraryPending: '讲座库暂时还不能用，下面是您上传过的文件。',
       processing: '正在处理 {pct}%',
@@ -141,6 +142,7 @@
       greeting: 'Hello, {name}!',
       homeTitle: 'My lectures',
       upload: 'Upload a lecture',
+      liveTitle: 'Live talks',
       empty: 'No lectures yet. Tap “Upload a lecture” to send a video or a recording.',
       libraryPending: 'The lecture library is not available yet; these are the files you uploaded.',
       processing: 'Processing {pct}%',
@@ -291,6 +293,19 @@
       });
     }
     return s;
+  }
+
+  /* A page's own strings, {lang: {key: text}}, beside the shared ones. */
+  function addStrings(table) {
+    for (var l in table) {
+      if (Object.prototype.hasOwnProperty.call(table, l) && STRINGS[l]) {
+        for (var key in table[l]) {
+          if (Object.prototype.hasOwnProperty.call(table[l], key)) {
+            STRINGS[l][key] = table[l][key];
+          }
+        }
+      }
+    }
   }
 
   function applyLanguage() {
@@ -582,6 +597,7 @@
   window.ketangTeach = {
     $: $,
     t: t,
+    addStrings: addStrings,
     lang: function () { return lang; },
     queryParam: queryParam,
     storage: storage,

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define KT_LIVE_ERROR (kt_live_error_quark ())
+GQuark kt_live_error_quark (void);
+
+typedef enum {
+  KT_LIVE_ERROR_REFUSED,  /* the stream cannot be aired: its codecs, no picture or no sound */
+  KT_LIVE_ERROR_PIPELINE, /* GStreamer failed while the talk ran */
+} KtLiveError;
+
+/* One publisher connection: an SRT listener that admits one caller, decodes
+ * its stream and writes house-format segments of every rendition, cut at
+ * the same instants (pipelines/live-srt.pipeline). Everything it reports
+ * arrives on the main context of the thread that made it. */
+typedef struct _KtLiveEncoder KtLiveEncoder;
+
+typedef struct {
+  /* A caller asks to publish with @streamid (from @peer, for the log): TRUE
+   * admits it. May call kt_live_encoder_set_base. Without an answer within
+   * two seconds the caller is refused. */
+  gboolean (*admit) (KtLiveEncoder *encoder, const char *streamid, const char *peer,
+                     gpointer user_data);
+  /* Segment @index (0 for the connection's first) of every rendition is
+   * complete: @paths[i] is kt_renditions[i]'s file in the scratch dir. A
+   * last, shorter piece at the end of a connection is never reported. */
+  void (*segment) (KtLiveEncoder *encoder, guint index, const char *const *paths,
+                   gpointer user_data);
+  /* The connection ended: @error NULL when the publisher left, else why
+   * (KT_LIVE_ERROR_REFUSED: the stream cannot be handled). Called once; the
+   * encoder may be freed from here. */
+  void (*ended) (KtLiveEncoder *encoder, const GError *error, gpointer user_data);
+} KtLiveEncoderHooks;
+
+/* Listen on @uri ("srt://HOST:PORT?mode=listener") with SRT latency
+ * @latency_ms, writing into @scratch_dir (created). NULL with @error when
+ * the template is unusable or the port cannot be opened. */
+KtLiveEncoder *kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_ms,
+                                    const char *scratch_dir, const KtLiveEncoderHooks *hooks,
+                                    gpointer user_data, GError **error);
+/* A listener that waited this long for its caller is to be replaced by a
+ * fresh one (see LEAD_NS in kt-live-encoder.c). */
+#define KT_LIVE_ENCODER_MAX_IDLE_US (G_GINT64_CONSTANT (3) * 3600 * G_USEC_PER_SEC)
+
+/* Stop (the publisher is disconnected) without calling any hook. */
+void kt_live_encoder_free (KtLiveEncoder *encoder);
+
+/* The running time the first frame gets in the segment files, so that a
+ * talk recorded over several connections has continuous timestamps. Set it
+ * from the admit hook. */
+void kt_live_encoder_set_base (KtLiveEncoder *encoder, gint64 base_us);
+const char *kt_live_encoder_scratch_dir (KtLiveEncoder *encoder);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLiveEncoder, kt_live_encoder_free)
+
+G_END_DECLS

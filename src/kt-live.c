@@ -1,0 +1,627 @@
+/* kt-live: live talks (报告会), from a publisher's stream to a channel's
+ * slots and a recording.
+ *
+ * A live talk is a lesson whose source is "live:<input>". Its speaker
+ * publishes (OBS, ffmpeg) over SRT to [live] srt_listen with the stream id
+ * "<input>/<key>" (or SRT's access-control form "#!::r=<input>,s=<key>"):
+ * the talk's name and the teacher's publish key (kt-auth-publish). The key
+ * must belong to a teacher or administrator, and a lesson of that talk must
+ * be on now or begin within [live] early_minutes; anything else is refused
+ * in the SRT handshake, before a byte of media is read. One publisher at a
+ * time: a second caller is refused while one is connected (srtsrc serves one
+ * caller; a second concurrent talk needs a second listener, see README).
+ *
+ * Encoding is kt-live-encoder's (pipelines/live-srt.pipeline): it reports
+ * each complete 2 s segment of every rendition. This file decides where each
+ * segment airs, records it, and tells the channels.
+ *
+ * Slots. A channel airs slot k (the wall-clock interval [2k, 2k+2) s) with
+ * media sequence k, and its playlist at time t lists slots up to
+ * floor(t / 2 s): a slot is told to players the moment it begins and must
+ * never change afterwards. A live segment is complete only after the 2 s it
+ * covers (plus encoding), so it can only fill a slot that has not begun.
+ * The first segment of a connection, completed at t, takes slot
+ * floor((t + 1 s) / 2 s) + 1: the first slot beginning at least one second
+ * after t. Each following segment of the connection takes the next slot, as
+ * long as that slot has not begun when it arrives: the one-second margin
+ * absorbs the jitter of encoding and network, so a steady stream airs
+ * without holes. A segment that arrives after its slot began is late (the
+ * stream stalled): its slot already aired the "信号中断" slate, and the
+ * stream starts a new span at the next free slot with a discontinuity, like
+ * a new connection. So a drop shows the slate within one segment, and a
+ * resumed stream is back one slot after its first segment is complete.
+ * A publisher sending faster than real time (a file pushed without pacing)
+ * would run ahead of the wall clock; segments more than MAX_AHEAD_SLOTS ahead
+ * are dropped.
+ *
+ * The clock. Slots come from kt_clock_now_us() at the moment a segment
+ * completes, so with the fake clock a test sets the wall clock to the
+ * talk's time, and because media arrives in real time, moves the fake clock
+ * along with the real one while a stream runs (test-live.c). The mapping
+ * is then exercised exactly as in production, including its margin; a
+ * test that froze the fake clock would see the stream run ahead and
+ * dropped, which is the faster-than-real-time guard doing its job.
+ *
+ * Spans. The slots a talk aired form spans (a connection's run of
+ * consecutive slots), each pointing at the recording's segments; every
+ * change goes to every channel (kt_channel_set_live), which lays the spans
+ * over the talk's lesson with slates around them. Spans begin at the
+ * lesson's first slot: a speaker who connects early is encoded (so OBS
+ * shows a healthy connection and the teacher can check it) but nothing airs
+ * or is recorded before the start.
+ *
+ * Recording. The recording is an item of kind "live" (kt-library-live)
+ * that grows by the same segment files the channel airs: each complete
+ * segment is moved from the connection's scratch directory into the item.
+ * The encoder gives each connection's first picture the running time where
+ * the recording stands, so the recording's timestamps run on across drops
+ * and its replay has no gaps. When the lesson's slot ends the publisher is
+ * disconnected and the recording becomes "ready".
+ *
+ * Fallback. A live lesson may name a recorded fallback
+ * (X-KETANG-FALLBACK:item:<id>). If nothing has aired live [live]
+ * fallback_minutes after the start, the fallback airs from the next slot,
+ * as one more span, and the administrator is told (live_events, and the
+ * talk's note in /api/live/talks). A speaker who comes later still goes on
+ * air: the fallback is cut at the first live slot.
+ *
+ * What happened (a talk went live, dropped, was refused, aired its
+ * fallback, was recorded) is written to the live_events table for
+ * administrators.
+ */
+#define G_LOG_DOMAIN "kt-live"
+
+#include "kt-live.h"
+#include "kt-clock.h"
+#include "kt-live-encoder.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#define MARGIN_US (G_GINT64_CONSTANT (1000000))
+#define MAX_AHEAD_SLOTS 4
+#define TICK_MS 1000
+#define RELISTEN_MS 3000
+/* Talks are forgotten (from memory; the recording stays) this long after
+ * their end: long enough for every playlist window that shows them. */
+#define FORGET_AFTER_US (G_GINT64_CONSTANT (3600) * KT_USEC_PER_SEC)
+
+typedef struct {
+  char *key;     /* input@start: one occurrence of a talk */
+  char *input;
+  char *channel;
+  char *title, *teacher;
+  gint64 start_us, end_us;
+  KtLiveTalkState state;
+  char *publisher;
+  char *item_id; /* the recording, once something aired */
+  guint recorded;
+  GArray *spans; /* KtChannelLiveSpan, by start */
+  gint64 live_end; /* end slot of the last span that aired live; 0 before any */
+  int fallback;    /* index in spans of the recorded fallback, or -1 */
+  gboolean fallback_checked;
+  char *error;     /* why the last stream was refused or failed */
+  char *note;      /* for the administrator: the fallback aired, or could not */
+} KtLiveTalk;
+
+struct _KtLive {
+  KtApp *app;
+  GHashTable *talks; /* key → KtLiveTalk* (owned) */
+  KtLiveEncoder *encoder;
+  guint connections;       /* for scratch dir names */
+  KtLiveTalk *publishing;  /* the talk the encoder's caller feeds, or NULL */
+  gint64 next_slot;        /* the slot the connection's next segment takes; -1 before its first */
+  gint64 listening_since; /* monotonic µs: when the encoder started listening */
+  guint tick;
+  guint relisten;
+  gboolean listen_failed; /* warned once about the port; retries are quiet */
+};
+
+static const char *const state_names[] = { "waiting", "live", "dropped", "ended" };
+
+const char *
+kt_live_talk_state_name (KtLiveTalkState state)
+{
+  return state_names[state];
+}
+
+static void
+span_clear (gpointer data)
+{
+  g_free (((KtChannelLiveSpan *) data)->item_id);
+}
+
+static void
+talk_free (KtLiveTalk *talk)
+{
+  g_free (talk->key);
+  g_free (talk->input);
+  g_free (talk->channel);
+  g_free (talk->title);
+  g_free (talk->teacher);
+  g_free (talk->publisher);
+  g_free (talk->item_id);
+  g_array_unref (talk->spans);
+  g_free (talk->error);
+  g_free (talk->note);
+  g_free (talk);
+}
+
+static gint64
+slot_of (gint64 t_us)
+{
+  return t_us / KT_SEGMENT_US;
+}
+
+static void
+record_event (KtLive *live, const KtLiveTalk *talk, const char *kind, const char *message)
+{
+  g_autoptr (GError) error = NULL;
+  KtStore *store = kt_app_store (live->app);
+  sqlite3_stmt *stmt = kt_store_prepare (
+      store,
+      "INSERT INTO live_events (input, channel, lesson_start_us, kind, message, at_us) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
+      &error);
+  if (stmt != NULL) {
+    sqlite3_bind_text (stmt, 1, talk->input, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, talk->channel, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 3, talk->start_us);
+    sqlite3_bind_text (stmt, 4, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 5, message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 6, kt_clock_now_us ());
+    kt_store_step_done (store, stmt, &error);
+  }
+  if (error)
+    g_warning ("live event not saved: %s", error->message);
+}
+
+static void
+tell_channels (KtLive *live, const KtLiveTalk *talk)
+{
+  gint64 now = kt_clock_now_us ();
+  GPtrArray *channels = kt_app_channels (live->app);
+  for (guint i = 0; i < channels->len; i++)
+    kt_channel_set_live (channels->pdata[i], talk->input, talk->spans, now);
+}
+
+void
+kt_live_update_channels (KtLive *live)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, live->talks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    tell_channels (live, value);
+}
+
+/* The talk airing @a (a live lesson) on @channel: known or new. */
+static KtLiveTalk *
+talk_of (KtLive *live, KtChannel *channel, const KtAiring *a)
+{
+  const char *input = a->source + 5;
+  g_autofree char *key = g_strdup_printf ("%s@%" G_GINT64_FORMAT, input, a->start_us);
+  KtLiveTalk *talk = g_hash_table_lookup (live->talks, key);
+  if (talk != NULL)
+    return talk;
+  talk = g_new0 (KtLiveTalk, 1);
+  talk->key = g_steal_pointer (&key);
+  talk->input = g_strdup (input);
+  talk->channel = g_strdup (kt_channel_id (channel));
+  talk->title = g_strdup (a->title);
+  talk->teacher = g_strdup (a->teacher);
+  talk->start_us = a->start_us;
+  talk->end_us = a->end_us;
+  talk->spans = g_array_new (FALSE, TRUE, sizeof (KtChannelLiveSpan));
+  g_array_set_clear_func (talk->spans, span_clear);
+  talk->fallback = -1;
+  g_hash_table_insert (live->talks, talk->key, talk);
+  return talk;
+}
+
+/* The lesson of talk @input on now or starting within the early window:
+ * a new or known talk, or NULL. */
+static KtLiveTalk *
+find_talk (KtLive *live, const char *input, gint64 now)
+{
+  gint64 early = kt_config_get_int (kt_app_config (live->app), "live", "early_minutes") * 60
+                 * KT_USEC_PER_SEC;
+  g_autofree char *source = g_strdup_printf ("live:%s", input);
+  GPtrArray *channels = kt_app_channels (live->app);
+  for (guint c = 0; c < channels->len; c++) {
+    g_autoptr (GArray) lessons = kt_channel_lessons_between (channels->pdata[c], now, now + early + 1);
+    for (guint i = 0; i < lessons->len; i++) {
+      const KtAiring *a = &g_array_index (lessons, KtAiring, i);
+      if (g_strcmp0 (a->source, source) != 0 || a->end_us <= now)
+        continue;
+      return talk_of (live, channels->pdata[c], a);
+    }
+  }
+  return NULL;
+}
+
+/* "<input>/<key>" or "#!::r=<input>,s=<key>[,…]": FALSE when neither. */
+static gboolean
+parse_streamid (const char *streamid, char **input, char **key)
+{
+  if (g_str_has_prefix (streamid, "#!::")) {
+    g_auto (GStrv) pairs = g_strsplit (streamid + 4, ",", -1);
+    for (int i = 0; pairs[i]; i++) {
+      if (g_str_has_prefix (pairs[i], "r=") && *input == NULL)
+        *input = g_strdup (pairs[i] + 2);
+      else if (g_str_has_prefix (pairs[i], "s=") && *key == NULL)
+        *key = g_strdup (pairs[i] + 2);
+    }
+  } else {
+    const char *slash = strrchr (streamid, '/');
+    if (slash != NULL) {
+      *input = g_strndup (streamid, slash - streamid);
+      *key = g_strdup (slash + 1);
+    }
+  }
+  return *input != NULL && **input != '\0' && *key != NULL;
+}
+
+static gboolean
+on_admit (KtLiveEncoder *encoder, const char *streamid, const char *peer, gpointer user_data)
+{
+  KtLive *live = user_data;
+  g_autofree char *input = NULL;
+  g_autofree char *key = NULL;
+  if (!parse_streamid (streamid, &input, &key)) {
+    g_warning ("publisher refused peer=%s: the stream id is not <talk>/<key>", peer);
+    return FALSE;
+  }
+  /* From here on the key is a secret: log the talk and the account only. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KtUser) user = kt_auth_publish_key_check (kt_app_auth (live->app), key, &error);
+  memset (key, 0, strlen (key));
+  if (user == NULL) {
+    g_warning ("publisher refused peer=%s talk=%s: %s", peer, input, error->message);
+    return FALSE;
+  }
+  if (live->publishing != NULL) {
+    g_warning ("publisher refused peer=%s talk=%s name=%s: talk=%s is being published", peer,
+               input, user->name, live->publishing->input);
+    return FALSE;
+  }
+  KtLiveTalk *talk = find_talk (live, input, kt_clock_now_us ());
+  if (talk == NULL) {
+    g_warning ("publisher refused peer=%s talk=%s name=%s: no such talk on a timetable now",
+               peer, input, user->name);
+    return FALSE;
+  }
+  g_free (talk->publisher);
+  talk->publisher = g_strdup (user->name);
+  g_clear_pointer (&talk->error, g_free);
+  live->publishing = talk;
+  live->next_slot = -1;
+  /* The recording's timestamps run on from where it stands. */
+  kt_live_encoder_set_base (encoder, (gint64) talk->recorded * KT_SEGMENT_US);
+  g_info ("publisher admitted peer=%s talk=%s channel=%s name=%s", peer, input, talk->channel,
+          user->name);
+  return TRUE;
+}
+
+static void
+remove_files (const char *const *paths)
+{
+  for (guint i = 0; paths[i]; i++)
+    g_unlink (paths[i]);
+}
+
+static gboolean
+record_segment (KtLive *live, KtLiveTalk *talk, const char *const *paths, guint *index)
+{
+  g_autoptr (GError) error = NULL;
+  KtLibrary *library = kt_app_library (live->app);
+  if (talk->item_id == NULL) {
+    g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+    g_checksum_update (sum, (const guchar *) talk->key, -1);
+    g_autofree char *id = g_strdup_printf ("live-%.16s", g_checksum_get_string (sum));
+    g_autoptr (KtItem) item = kt_library_live_open (library, id, talk->title, talk->teacher,
+                                                    talk->publisher, &error);
+    if (item == NULL) {
+      g_warning ("talk=%s recording cannot start: %s", talk->input, error->message);
+      return FALSE;
+    }
+    talk->item_id = g_steal_pointer (&id);
+    talk->recorded = item->segment_count;
+  }
+  if (!kt_library_live_append (library, talk->item_id, paths, index, &error)) {
+    g_warning ("talk=%s segment not recorded: %s", talk->input, error->message);
+    return FALSE;
+  }
+  talk->recorded = *index + 1;
+  return TRUE;
+}
+
+static void
+on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer user_data)
+{
+  KtLive *live = user_data;
+  KtLiveTalk *talk = live->publishing;
+  if (talk == NULL) {
+    remove_files (paths);
+    return;
+  }
+  gint64 now = kt_clock_now_us ();
+  gint64 now_slot = slot_of (now);
+  gint64 first = slot_of (talk->start_us), last = slot_of (talk->end_us); /* [first, last) */
+
+  gint64 slot = live->next_slot;
+  gboolean fresh = slot <= now_slot; /* first of the connection, or late */
+  if (fresh)
+    slot = MAX (slot_of (now + MARGIN_US) + 1, talk->live_end);
+  if (slot > now_slot + MAX_AHEAD_SLOTS) {
+    g_debug ("talk=%s segment=%u ahead of the clock, dropped", talk->input, n);
+    remove_files (paths);
+    return;
+  }
+  live->next_slot = slot + 1;
+  if (slot < first || slot >= last) {
+    remove_files (paths); /* before the start (a check) or after the end */
+    return;
+  }
+
+  guint index;
+  if (!record_segment (live, talk, paths, &index)) {
+    remove_files (paths);
+    return;
+  }
+  int newest = (int) talk->spans->len - 1;
+  KtChannelLiveSpan *open = newest >= 0 && newest != talk->fallback
+                                ? &g_array_index (talk->spans, KtChannelLiveSpan, newest)
+                                : NULL;
+  if (fresh || open == NULL || open->end != slot) {
+    /* The speaker came after all: the recorded fallback stops where the
+     * talk begins (a slot that has not aired yet). */
+    if (talk->fallback >= 0) {
+      KtChannelLiveSpan *f = &g_array_index (talk->spans, KtChannelLiveSpan, talk->fallback);
+      f->end = CLAMP (slot, f->start, f->end);
+    }
+    KtChannelLiveSpan span = { slot, slot + 1, g_strdup (talk->item_id), index };
+    g_array_append_val (talk->spans, span);
+    g_info ("talk=%s channel=%s on air from slot=%" G_GINT64_FORMAT " segment=%u", talk->input,
+            talk->channel, slot, index);
+    if (talk->state != KT_LIVE_TALK_LIVE)
+      record_event (live, talk, "live", talk->publisher ? talk->publisher : "");
+  } else {
+    open->end = slot + 1;
+  }
+  talk->live_end = slot + 1;
+  talk->state = KT_LIVE_TALK_LIVE;
+  tell_channels (live, talk);
+}
+
+static void start_listening (KtLive *live);
+
+static gboolean
+on_relisten (gpointer user_data)
+{
+  KtLive *live = user_data;
+  live->relisten = 0;
+  start_listening (live);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+listen_again_in (KtLive *live, guint ms)
+{
+  if (live->relisten == 0)
+    live->relisten = ms ? g_timeout_add (ms, on_relisten, live) : g_idle_add (on_relisten, live);
+}
+
+/* The connection is over (or is being cut): forget it, keep its talk. */
+static void
+connection_over (KtLive *live, const GError *error)
+{
+  KtLiveTalk *talk = live->publishing;
+  live->publishing = NULL;
+  live->next_slot = -1;
+  if (live->encoder) {
+    g_autofree char *scratch = g_strdup (kt_live_encoder_scratch_dir (live->encoder));
+    g_clear_pointer (&live->encoder, kt_live_encoder_free);
+    kt_library_live_scratch_remove (scratch);
+  }
+  if (talk == NULL)
+    return;
+  if (error) {
+    g_free (talk->error);
+    talk->error = g_strdup (error->message);
+    record_event (live, talk, "refused", error->message);
+  } else if (talk->state == KT_LIVE_TALK_LIVE) {
+    record_event (live, talk, "dropped", talk->publisher ? talk->publisher : "");
+  }
+  if (talk->state == KT_LIVE_TALK_LIVE)
+    talk->state = KT_LIVE_TALK_DROPPED;
+}
+
+static void
+on_ended (KtLiveEncoder *encoder, const GError *error, gpointer user_data)
+{
+  KtLive *live = user_data;
+  if (live->publishing)
+    g_info ("talk=%s publisher gone%s%s", live->publishing->input, error ? ": " : "",
+            error ? error->message : "");
+  connection_over (live, error);
+  listen_again_in (live, 0);
+}
+
+static void
+start_listening (KtLive *live)
+{
+  const KtConfig *config = kt_app_config (live->app);
+  const char *listen = kt_config_get_string (config, "live", "srt_listen");
+  if (listen == NULL || listen[0] == '\0' || live->encoder != NULL)
+    return;
+  g_autofree char *uri = g_strdup_printf ("srt://%s?mode=listener", listen);
+  g_autofree char *name = g_strdup_printf ("live-%u", ++live->connections);
+  g_autofree char *scratch = kt_library_live_scratch_dir (kt_app_library (live->app), name);
+  kt_library_live_scratch_remove (scratch);
+  static const KtLiveEncoderHooks hooks = { on_admit, on_segment, on_ended };
+  g_autoptr (GError) error = NULL;
+  live->encoder = kt_live_encoder_new (kt_config_get_string (config, "server", "pipelines_dir"),
+                                       uri, kt_config_get_int (config, "live", "srt_latency_ms"),
+                                       scratch, &hooks, live, &error);
+  if (live->encoder == NULL) {
+    if (!live->listen_failed)
+      g_warning ("live talks cannot be received on srt=%s: %s; trying again every %d s",
+                 listen, error->message, RELISTEN_MS / 1000);
+    else
+      g_debug ("srt=%s still unavailable: %s", listen, error->message);
+    live->listen_failed = TRUE;
+    kt_library_live_scratch_remove (scratch);
+    listen_again_in (live, RELISTEN_MS);
+    return;
+  }
+  live->listening_since = g_get_monotonic_time ();
+  live->listen_failed = FALSE;
+  g_info ("listening for live talks srt=%s", listen);
+}
+
+/* Air @talk's recorded fallback from the next slot: its speaker has not
+ * come [live] fallback_minutes into the talk. */
+static void
+start_fallback (KtLive *live, KtLiveTalk *talk, const char *item_id, gint64 now)
+{
+  g_autoptr (KtItem) item = kt_library_get (kt_app_library (live->app), item_id);
+  gint64 slot = slot_of (now) + 1, end = slot_of (talk->end_us);
+  g_autofree char *note = NULL;
+  if (item == NULL || item->state != KT_ITEM_READY || item->segment_count == 0) {
+    note = g_strdup_printf ("直播未开始，备用录像 %s 不可用，继续显示等待画面", item_id);
+    g_warning ("talk=%s channel=%s has not begun and its fallback item=%s is not ready",
+               talk->input, talk->channel, item_id);
+  } else {
+    note = g_strdup_printf ("直播未按时开始，已改播录像《%s》", item->title);
+    KtChannelLiveSpan span = { slot, MIN (end, slot + item->segment_count), g_strdup (item_id), 0 };
+    g_array_append_val (talk->spans, span);
+    talk->fallback = talk->spans->len - 1;
+    g_warning ("talk=%s channel=%s has not begun: airing fallback item=%s from slot=%" G_GINT64_FORMAT,
+               talk->input, talk->channel, item_id, slot);
+    tell_channels (live, talk);
+  }
+  talk->fallback_checked = TRUE;
+  g_free (talk->note);
+  talk->note = g_strdup (note);
+  record_event (live, talk, "fallback", note);
+}
+
+/* Live lessons on now whose speaker is [live] fallback_minutes late get
+ * their fallback, once. */
+static void
+check_fallbacks (KtLive *live, gint64 now)
+{
+  gint64 wait = kt_config_get_int (kt_app_config (live->app), "live", "fallback_minutes") * 60
+                * KT_USEC_PER_SEC;
+  GPtrArray *channels = kt_app_channels (live->app);
+  for (guint c = 0; c < channels->len; c++) {
+    g_autoptr (GArray) lessons = kt_channel_lessons_between (channels->pdata[c], now, now + 1);
+    for (guint i = 0; i < lessons->len; i++) {
+      const KtAiring *a = &g_array_index (lessons, KtAiring, i);
+      if (a->fallback == NULL || !g_str_has_prefix (a->source, "live:")
+          || now < a->start_us + wait)
+        continue;
+      KtLiveTalk *talk = talk_of (live, channels->pdata[c], a);
+      if (talk->live_end == 0 && !talk->fallback_checked)
+        start_fallback (live, talk, a->fallback, now);
+    }
+  }
+}
+
+/* Once a second: end talks whose slot is over, air fallbacks, and renew a
+ * listener that has waited too long (see KT_LIVE_ENCODER_MAX_IDLE_US). */
+static gboolean
+on_tick (gpointer user_data)
+{
+  KtLive *live = user_data;
+  gint64 now = kt_clock_now_us ();
+  if (live->encoder && live->publishing == NULL
+      && g_get_monotonic_time () - live->listening_since > KT_LIVE_ENCODER_MAX_IDLE_US) {
+    g_clear_pointer (&live->encoder, kt_live_encoder_free);
+    start_listening (live);
+  }
+  check_fallbacks (live, now);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, live->talks);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    KtLiveTalk *talk = value;
+    if (talk->state != KT_LIVE_TALK_ENDED && slot_of (now) >= slot_of (talk->end_us)) {
+      if (live->publishing == talk) {
+        g_info ("talk=%s is over: disconnecting its publisher", talk->input);
+        connection_over (live, NULL);
+        listen_again_in (live, 0);
+      }
+      talk->state = KT_LIVE_TALK_ENDED;
+      if (talk->item_id) {
+        g_autoptr (GError) error = NULL;
+        if (kt_library_live_close (kt_app_library (live->app), talk->item_id, &error))
+          record_event (live, talk, "recorded", talk->item_id);
+        else
+          g_warning ("talk=%s recording not closed: %s", talk->input, error->message);
+      }
+    } else if (talk->state == KT_LIVE_TALK_ENDED && now > talk->end_us + FORGET_AFTER_US) {
+      g_hash_table_iter_remove (&iter);
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+KtLive *
+kt_live_new (KtApp *app)
+{
+  KtLive *live = g_new0 (KtLive, 1);
+  live->app = app;
+  live->talks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) talk_free);
+  live->next_slot = -1;
+  return live;
+}
+
+void
+kt_live_start (KtLive *live)
+{
+  start_listening (live);
+  live->tick = kt_clock_timer_add (TICK_MS, on_tick, live);
+}
+
+void
+kt_live_free (KtLive *live)
+{
+  if (live == NULL)
+    return;
+  if (live->tick)
+    kt_clock_timer_remove (live->tick);
+  if (live->relisten)
+    g_source_remove (live->relisten);
+  connection_over (live, NULL);
+  /* Recordings of talks that are over are closed; one still on stays
+   * "processing" and goes on at the next start (or is made ready then). */
+  on_tick (live);
+  g_hash_table_destroy (live->talks);
+  g_free (live);
+}
+
+static int
+newest_first (gconstpointer a, gconstpointer b)
+{
+  gint64 x = ((const KtLiveTalkInfo *) a)->start_us, y = ((const KtLiveTalkInfo *) b)->start_us;
+  return x > y ? -1 : x < y ? 1 : 0;
+}
+
+GArray *
+kt_live_talks (KtLive *live)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (KtLiveTalkInfo));
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, live->talks);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    const KtLiveTalk *t = value;
+    KtLiveTalkInfo info = { t->input, t->channel, t->title, t->start_us, t->end_us, t->state,
+                            t->publisher, t->item_id, t->recorded, t->error, t->note };
+    g_array_append_val (out, info);
+  }
+  g_array_sort (out, newest_first);
+  return out;
+}
