@@ -36,6 +36,7 @@ struct _KtApp {
   KtStore *store;
   KtAuth *auth;
   KtAttendance *attendance;
+  KtCodeGuard *code_guard;
   KtUploads *uploads;
   KtLibrary *library;
   KtSegmentStore *segments;
@@ -302,6 +303,9 @@ kt_app_start (KtApp *app, GError **error)
     kt_config_get_int (app->config, "attendance", "timeout_seconds") * KT_USEC_PER_SEC,
     (guint) kt_config_get_int (app->config, "attendance", "flush_seconds") * 1000,
   };
+  app->code_guard = kt_code_guard_new (
+      (guint) kt_config_get_int (app->config, "attendance", "code_max_failures"),
+      (guint) kt_config_get_int (app->config, "attendance", "code_failures_per_hour"));
   app->attendance = kt_attendance_new (app->store, &options, error);
   return app->attendance != NULL;
 }
@@ -323,6 +327,7 @@ kt_app_stop (KtApp *app)
       g_warning ("attendance not saved at stop: %s", error->message);
     g_clear_pointer (&app->attendance, kt_attendance_free);
   }
+  g_clear_pointer (&app->code_guard, kt_code_guard_free);
 }
 
 void
@@ -452,6 +457,12 @@ KtAttendance *
 kt_app_attendance (KtApp *app)
 {
   return app->attendance;
+}
+
+KtCodeGuard *
+kt_app_code_guard (KtApp *app)
+{
+  return app->code_guard;
 }
 
 KtStore *

@@ -128,6 +128,14 @@ static const char *const kt_store_migrations[] = {
   ");"
   "CREATE INDEX viewer_sessions_lesson ON viewer_sessions (lesson_start_us, channel);"
   "CREATE INDEX viewer_sessions_open ON viewer_sessions (left_us) WHERE left_us IS NULL;",
+  /* 6: what a viewing point's kiosk plays (its channel, so the room's TV
+   * follows a change made on the admin page), and who an individual at home
+   * is: a phone number, or the viewing point whose code they typed
+   * (member_of), so home learners count with their township. */
+  "ALTER TABLE viewpoints ADD COLUMN channel TEXT NOT NULL DEFAULT '1';"
+  "ALTER TABLE viewer_sessions ADD COLUMN viewer_phone TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE viewer_sessions ADD COLUMN member_of INTEGER"
+  "  REFERENCES viewpoints (id) ON DELETE SET NULL;",
 };
 
 struct _KtStore {
