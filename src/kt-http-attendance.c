@@ -2,7 +2,7 @@
  *
  *   POST /api/heartbeat   {"token"? | "code"? | "viewer" + ("name" + "phone"? | "code"),
  *                          "channel", "state": "playing"|"paused"|"stalled", "headcount"?}
- *                          → 204
+ *                          → 200 {}
  *   GET  /api/attendance/lessons?from=&to=[&channel=]      per lesson, JSON
  *   GET  /api/attendance/lessons.csv?from=&to=[&channel=]  the same for Excel
  *   GET  /api/attendance/online                            the live board
@@ -156,9 +156,11 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
     return;
   }
   kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
-                                "no-store");
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  /* 200 with "{}" rather than 204: libsoup 3.2 ends a response without a
+   * Content-Length (which it never sends on a 204) by closing the
+   * connection, so every heartbeat would cost a new connection. */
+  g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+  kt_http_json (msg, SOUP_STATUS_OK, empty);
 }
 
 static double

@@ -131,17 +131,17 @@ test_lesson (void)
 
   for (int t = -20; t <= 1220; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, full, "playing", t < 600 ? 10 : 12), ==, 204);
+    g_assert_cmpuint (beat (app, full, "playing", t < 600 ? 10 : 12), ==, 200);
     if (t >= 600)
-      g_assert_cmpuint (beat (app, late, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, late, "playing", -1), ==, 200);
     g_assert_cmpuint (beat (app, pause, t >= 300 && t <= 520 ? "paused" : "playing",
-                            t == 0 ? 5 : -1), ==, 204);
+                            t == 0 ? 5 : -1), ==, 200);
     g_assert_cmpuint (beat (app, stall, t >= 100 && t <= 140 ? "stalled" : "playing", -1), ==,
-                      204);
+                      200);
     if (t <= 400)
-      g_assert_cmpuint (beat (app, closing, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, closing, "playing", -1), ==, 200);
     if (t >= 60)
-      g_assert_cmpuint (beat (app, home, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, home, "playing", -1), ==, 200);
     if (t == 480) {
       /* The tab closed at 09:06:40: after the timeout its session ended
        * then, written by a flush, with nothing more added. */
@@ -289,14 +289,14 @@ test_access (void)
   g_assert_cmpuint (again->status, ==, 409);
 
   g_autofree char *good = g_strdup_printf ("\"token\": \"%s\"", token);
-  g_assert_cmpuint (beat (app, good, "playing", 3), ==, 204);
+  g_assert_cmpuint (beat (app, good, "playing", 3), ==, 200);
   g_assert_cmpuint (beat (app, "\"token\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", "playing", -1),
                     ==, 401);
   g_assert_cmpuint (beat (app, "\"token\": \"short\"", "playing", -1), ==, 401);
   g_assert_cmpuint (beat (app, good, "dancing", -1), ==, 400);
   g_assert_cmpuint (beat (app, "\"name\": \"nobody\"", "playing", -1), ==, 400);
   g_assert_cmpuint (beat (app, "\"viewer\": \"a b\"", "playing", -1), ==, 400);
-  g_assert_cmpuint (beat (app, good, "playing", -5), ==, 204); /* -5 leaves it out */
+  g_assert_cmpuint (beat (app, good, "playing", -5), ==, 200); /* -5 leaves it out */
   g_autoptr (KtTestResponse) junk
       = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", "{nope");
   g_assert_cmpuint (junk->status, ==, 400);
@@ -353,12 +353,12 @@ test_cli_and_crash (void)
   g_autofree char *who = g_strdup_printf ("\"token\": \"%s\"", token);
   for (int t = 0; t <= 100; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, who, "playing", 7), ==, 204);
+    g_assert_cmpuint (beat (app, who, "playing", 7), ==, 200);
   }
   clock_to (AT (105)); /* a flush */
   g_assert_cmpint (sql_int (app, "SELECT watched_us FROM viewer_sessions"), ==, 100 * G_USEC_PER_SEC);
   clock_to (AT (120));
-  g_assert_cmpuint (beat (app, who, "playing", 8), ==, 204); /* never flushed */
+  g_assert_cmpuint (beat (app, who, "playing", 8), ==, 200); /* never flushed */
   kt_attendance_abandon (kt_app_attendance (app));           /* as if killed */
   kt_app_free (app);
 
@@ -372,7 +372,7 @@ test_cli_and_crash (void)
    * process earns nothing (it cannot know the state before). */
   for (int t = 140; t <= 180; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, who, "playing", -1), ==, 204);
+    g_assert_cmpuint (beat (app, who, "playing", -1), ==, 200);
   }
   clock_to (AT (185));
   g_assert_cmpint (sql_int (app, "SELECT count(*) FROM viewer_sessions"), ==, 1);
@@ -507,15 +507,15 @@ test_code_guessing (void)
   g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
   /* Tokens are never throttled. */
   g_autofree char *with_token = g_strdup_printf ("\"token\": \"%s\"", token);
-  g_assert_cmpuint (beat (app, with_token, "playing", -1), ==, 204);
+  g_assert_cmpuint (beat (app, with_token, "playing", -1), ==, 200);
   clock_to (AT (121));
   g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401); /* the 6th: 120 s now */
   clock_to (AT (200));
   g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
   clock_to (AT (242));
-  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 204); /* clears the record */
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200); /* clears the record */
   g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401);
-  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 204);
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200);
   kt_app_free (app);
 
   /* Everybody together: 3 wrong codes an hour, then nobody's code counts
@@ -533,7 +533,7 @@ test_code_guessing (void)
   g_test_assert_expected_messages ();
   g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
   clock_to (AT (3600)); /* 10:00: a new hour */
-  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 204);
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200);
   kt_app_free (app);
   kt_test_rmtree (dir);
 }
@@ -560,10 +560,10 @@ test_individuals (void)
                           "playing", -1), ==, 400);
   for (int t = 0; t <= 1200; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, room_beat, "playing", 8), ==, 204);
+    g_assert_cmpuint (beat (app, room_beat, "playing", 8), ==, 200);
     /* The phone on the first half, the tablet on the second. */
-    g_assert_cmpuint (beat (app, t < 600 ? phone_a : phone_b, "playing", -1), ==, 204);
-    g_assert_cmpuint (beat (app, by_code, "playing", 30), ==, 204); /* its headcount is ignored */
+    g_assert_cmpuint (beat (app, t < 600 ? phone_a : phone_b, "playing", -1), ==, 200);
+    g_assert_cmpuint (beat (app, by_code, "playing", 30), ==, 200); /* its headcount is ignored */
   }
   clock_to (AT (1300));
   g_auto (KtTestSession) admin = { 0 };
@@ -644,9 +644,9 @@ test_reports (void)
   g_autofree char *zhang = g_strdup_printf ("\"viewer\": \"z1\", \"name\": \"张\", \"code\": \"%s\"", code_b);
   for (int t = -20; t <= 1220; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, room, t < 300 ? "playing" : t < 320 ? "stalled" : "playing", 10), ==, 204);
-    g_assert_cmpuint (beat (app, li, "playing", -1), ==, 204);
-    g_assert_cmpuint (beat (app, zhang, "playing", -1), ==, 204);
+    g_assert_cmpuint (beat (app, room, t < 300 ? "playing" : t < 320 ? "stalled" : "playing", 10), ==, 200);
+    g_assert_cmpuint (beat (app, li, "playing", -1), ==, 200);
+    g_assert_cmpuint (beat (app, zhang, "playing", -1), ==, 200);
     if (t == 300) {
       g_autoptr (JsonParser) bp = json_parser_new ();
       JsonObject *board = admin_get (app, &admin, "/api/attendance/online", bp);

@@ -102,7 +102,7 @@
     viewpoint: null,        // {id, name, township, channel} from /api/kiosk
     heartbeatS: DEFAULT_HEARTBEAT_S,
     headcount: null,        // null until the operator sets it
-    sent: 0,                // heartbeats answered 204
+    sent: 0,                // heartbeats answered 200
     lastStatus: null,       // status of the latest heartbeat (0: no answer)
     identity: null,         // {viewer, name?, phone?, code?} for a person at home (join.js)
     timer: null,
@@ -227,7 +227,7 @@
     body.state = playState();
     send('POST', 'api/heartbeat', body, function (status, data) {
       A.lastStatus = status;
-      if (status === 204) {
+      if (status === 200) {
         A.sent++;
         notice(null);
       } else if (kiosk && (status === 401 || status === 403)) {
