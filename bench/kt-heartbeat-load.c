@@ -1,13 +1,15 @@
 /* kt-heartbeat-load: many players posting heartbeats to a real server.
  *
- *   kt-heartbeat-load HOST PORT CHANNEL [CONNECTIONS] [SECONDS] [VIEWERS]
+ *   kt-heartbeat-load HOST PORT CHANNEL [CONNECTIONS] [SECONDS] [VIEWERS] [BATCH]
  *
  * Opens CONNECTIONS (default 64) keep-alive connections to HOST:PORT and on
  * each sends POST /api/heartbeat, waits for the answer, and sends the next,
  * for SECONDS (default 10). Heartbeats are real ones, as the player sends
  * them: {"viewer", "name", "phone", "channel", "state": "playing"}, going
  * round VIEWERS (default 5000) people at home, so the server keeps that
- * many sessions and writes them in its batched flushes meanwhile. Prints
+ * many sessions and writes them in its batched flushes meanwhile. With
+ * BATCH > 1 each request carries an array of BATCH heartbeats, as a relay
+ * sends them, and what counts is the "accepted" number of each answer. Prints
  * heartbeats answered 200 per second, and any other answers. One thread and
  * epoll, so the load generator costs little of the machine it shares with
  * the server.
@@ -28,13 +30,14 @@
 
 typedef struct {
   int fd;
-  char out[512];
+  char out[262144];
   size_t out_len, out_sent;
   char in[4096];
   size_t in_len;
 } Conn;
 
 static long viewers = 5000;
+static int batch = 1;
 static long next_viewer;
 static const char *channel;
 static long ok_answers, other_answers;
@@ -50,15 +53,23 @@ now_s (void)
 static void
 prepare (Conn *c)
 {
-  long v = next_viewer++ % viewers;
-  char body[256];
-  int n = snprintf (body, sizeof body,
-                    "{\"viewer\":\"bench%ld\",\"name\":\"学员%ld\",\"phone\":\"139%08ld\","
-                    "\"channel\":\"%s\",\"state\":\"playing\"}",
-                    v, v, v, channel);
+  static char body[sizeof ((Conn *) 0)->out - 256];
+  size_t n = 0;
+  if (batch > 1)
+    body[n++] = '[';
+  for (int i = 0; i < batch; i++) {
+    long v = next_viewer++ % viewers;
+    n += snprintf (body + n, sizeof body - n,
+                   "%s{\"viewer\":\"bench%ld\",\"name\":\"学员%ld\",\"phone\":\"139%08ld\","
+                   "\"channel\":\"%s\",\"state\":\"playing\"}",
+                   i ? "," : "", v, v, v, channel);
+  }
+  if (batch > 1)
+    body[n++] = ']';
+  body[n] = '\0';
   c->out_len = snprintf (c->out, sizeof c->out,
                          "POST /api/heartbeat HTTP/1.1\r\nHost: bench\r\n"
-                         "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                          n, body);
   c->out_sent = 0;
   c->in_len = 0;
@@ -105,6 +116,11 @@ main (int argc, char **argv)
   int n = argc > 4 ? atoi (argv[4]) : 64;
   double seconds = argc > 5 ? atof (argv[5]) : 10;
   viewers = argc > 6 ? atol (argv[6]) : 5000;
+  batch = argc > 7 ? atoi (argv[7]) : 1;
+  if (batch < 1 || batch > 500) {
+    fprintf (stderr, "BATCH is 1 to 500\n");
+    return 64;
+  }
   struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (atoi (argv[2])) };
   inet_pton (AF_INET, argv[1], &addr.sin_addr);
   int ep = epoll_create1 (0);
@@ -141,7 +157,10 @@ main (int argc, char **argv)
       int status;
       if (!answer_complete (c, &status))
         continue;
-      if (status == 200)
+      const char *accepted = strstr (c->in, "\"accepted\":");
+      if (status == 200 && batch > 1 && accepted != NULL)
+        ok_answers += strtol (accepted + 11, NULL, 10);
+      else if (status == 200 && batch == 1)
         ok_answers++;
       else if (other_answers++ < 5)
         fprintf (stderr, "answer %d: %.200s\n", status, c->in);
@@ -153,7 +172,7 @@ main (int argc, char **argv)
     }
   }
   double took = now_s () - start;
-  printf ("heartbeats=%ld other=%ld seconds=%.1f rate=%.0f/s connections=%d viewers=%ld\n",
-          ok_answers, other_answers, took, ok_answers / took, n, viewers);
+  printf ("heartbeats=%ld other=%ld seconds=%.1f rate=%.0f/s connections=%d viewers=%ld batch=%d\n",
+          ok_answers, other_answers, took, ok_answers / took, n, viewers, batch);
   return other_answers > 0;
 }

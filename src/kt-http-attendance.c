@@ -7,6 +7,13 @@
  *   GET  /api/attendance/lessons.csv?from=&to=[&channel=]  the same for Excel
  *   GET  /api/attendance/online                            the live board
  *
+ * A relay (an edge cache in a township, a PC serving a room's tablets) may
+ * post an array of up to 500 heartbeats in one request: each is checked and
+ * counted as if sent alone, and the answer is {"accepted": n, "refused":
+ * [{"index", "status", "code", "message"}]}. One request instead of
+ * hundreds is what lets one server take tens of thousands a second
+ * (bench/heartbeat-ingest.sh).
+ *
  * The heartbeat route is public in the route table because a kiosk has no
  * login: it authenticates itself, by the viewing point's token (or its
  * 6-digit code), or, for a person at home, takes the random "viewer" id the
@@ -35,6 +42,7 @@
 #define NAME_MAX_BYTES 120
 #define HEADCOUNT_MAX 100000
 #define PHONE_MAX 20
+#define BATCH_MAX 500 /* heartbeats in one request: well within the 64 KiB body limit */
 
 static gboolean
 viewer_id_ok (const char *id)
@@ -86,21 +94,11 @@ get_string (JsonObject *o, const char *name, const char **out)
   return TRUE;
 }
 
-void
-kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
+/* Count one heartbeat object from @client. FALSE with @refusal filled in
+ * when it is refused. */
+static gboolean
+beat_one (KtApp *app, const char *client, JsonObject *o, KtHttpRefusal *refusal)
 {
-  SoupServerMessage *msg = request->msg;
-  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  if (len == 0 || len > 4096 || !g_utf8_validate (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "the body must be a JSON object");
-    return;
-  }
-  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
   const char *token, *code, *viewer, *name, *phone, *channel_id, *state_text;
   g_autofree char *phone_digits = NULL;
   KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1, NULL, 0 };
@@ -112,33 +110,34 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
       (viewer && !viewer_id_ok (viewer)) || (code && !kt_http_code_well_formed (code)) ||
       (name && (strlen (name) > NAME_MAX_BYTES)) ||
       (token == NULL && code == NULL && viewer == NULL)) {
-    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                   "expected {\"token\" or \"code\" or \"viewer\" (with \"name\" and "
-                   "\"phone\"?, or \"code\"), \"channel\", \"state\": "
-                   "\"playing\"|\"paused\"|\"stalled\", \"headcount\"?}");
-    return;
+    refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+    refusal->message = g_strdup ("expected {\"token\" or \"code\" or \"viewer\" (with \"name\" "
+                                 "and \"phone\"?, or \"code\"), \"channel\", \"state\": "
+                                 "\"playing\"|\"paused\"|\"stalled\", \"headcount\"?}");
+    return FALSE;
   }
   JsonNode *headcount = json_object_get_member (o, "headcount");
   if (headcount != NULL && !JSON_NODE_HOLDS_NULL (headcount)) {
     if (!JSON_NODE_HOLDS_VALUE (headcount) || json_node_get_value_type (headcount) != G_TYPE_INT64 ||
         json_node_get_int (headcount) < 0 || json_node_get_int (headcount) > HEADCOUNT_MAX) {
-      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                     "headcount must be a whole number from 0 to %d", HEADCOUNT_MAX);
-      return;
+      refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+      refusal->message = g_strdup_printf ("headcount must be a whole number from 0 to %d",
+                                          HEADCOUNT_MAX);
+      return FALSE;
     }
     hb.headcount = json_node_get_int (headcount);
   }
-
   if (viewer != NULL && code == NULL && token == NULL && (name == NULL || name[0] == '\0')) {
-    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                   "a person at home gives a name (and a phone), or a viewing point's code");
-    return;
+    refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+    refusal->message
+        = g_strdup ("a person at home gives a name (and a phone), or a viewing point's code");
+    return FALSE;
   }
   g_autoptr (KtViewpoint) viewpoint = NULL;
   if (token != NULL || code != NULL) {
-    viewpoint = kt_http_find_viewpoint (app, msg, token, code);
+    viewpoint = kt_http_lookup_viewpoint (app, client, token, code, refusal);
     if (viewpoint == NULL)
-      return;
+      return FALSE;
   }
   if (viewpoint != NULL && (viewer == NULL || token != NULL)) {
     hb.viewpoint_id = viewpoint->id; /* the room itself */
@@ -152,10 +151,85 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
   }
   KtChannel *channel = kt_app_find_channel (app, channel_id);
   if (channel == NULL) {
-    kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no channel “%s”", channel_id);
-    return;
+    refusal->status = SOUP_STATUS_NOT_FOUND, refusal->code = "not-found";
+    refusal->message = g_strdup_printf ("no channel “%s”", channel_id);
+    return FALSE;
   }
   kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
+  return TRUE;
+}
+
+/* A batch: {"accepted": n, "refused": [{"index", "status", "code", "message"}]}. */
+static void
+beat_batch (KtApp *app, SoupServerMessage *msg, JsonArray *beats)
+{
+  guint n = json_array_get_length (beats);
+  if (n == 0 || n > BATCH_MAX) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                   "a batch holds 1 to %d heartbeats", BATCH_MAX);
+    return;
+  }
+  const char *client = soup_server_message_get_remote_host (msg);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "refused");
+  json_builder_begin_array (b);
+  guint accepted = 0;
+  for (guint i = 0; i < n; i++) {
+    JsonNode *node = json_array_get_element (beats, i);
+    KtHttpRefusal refusal = { SOUP_STATUS_BAD_REQUEST, "bad-request", NULL, 0 };
+    if (JSON_NODE_HOLDS_OBJECT (node) &&
+        beat_one (app, client, json_node_get_object (node), &refusal)) {
+      accepted++;
+      continue;
+    }
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "index");
+    json_builder_add_int_value (b, i);
+    json_builder_set_member_name (b, "status");
+    json_builder_add_int_value (b, refusal.status);
+    json_builder_set_member_name (b, "code");
+    json_builder_add_string_value (b, refusal.code);
+    json_builder_set_member_name (b, "message");
+    json_builder_add_string_value (b, refusal.message ? refusal.message : "not a JSON object");
+    json_builder_end_object (b);
+    g_free (refusal.message);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "accepted");
+  json_builder_add_int_value (b, accepted);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
+void
+kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
+{
+  SoupServerMessage *msg = request->msg;
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root = NULL;
+  if (len > 0 && g_utf8_validate (data, len, NULL) &&
+      json_parser_load_from_data (parser, data, len, NULL))
+    root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root)) {
+    beat_batch (app, msg, json_node_get_array (root));
+    return;
+  }
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) || len > 4096) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                   "the body must be a JSON object, or an array of them");
+    return;
+  }
+  KtHttpRefusal refusal = { 0 };
+  if (!beat_one (app, soup_server_message_get_remote_host (msg), json_node_get_object (root),
+                 &refusal)) {
+    kt_http_refuse (msg, &refusal);
+    return;
+  }
   /* 200 with "{}" rather than 204: libsoup 3.2 ends a response without a
    * Content-Length (which it never sends on a 204) by closing the
    * connection, so every heartbeat would cost a new connection. */

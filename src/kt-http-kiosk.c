@@ -36,13 +36,22 @@ kt_http_code_well_formed (const char *code)
   return TRUE;
 }
 
+static gboolean
+refuse (KtHttpRefusal *refusal, guint status, const char *code, const char *message)
+{
+  refusal->status = status;
+  refusal->code = code;
+  refusal->message = g_strdup (message);
+  return FALSE;
+}
+
 KtViewpoint *
-kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token, const char *code)
+kt_http_lookup_viewpoint (KtApp *app, const char *client, const char *token, const char *code,
+                          KtHttpRefusal *refusal)
 {
   g_autoptr (GError) error = NULL;
   KtStore *store = kt_app_store (app);
   KtCodeGuard *guard = kt_app_code_guard (app);
-  const char *client = soup_server_message_get_remote_host (msg);
   gint64 now = kt_clock_now_us ();
   g_autoptr (KtViewpoint) viewpoint = NULL;
 
@@ -51,12 +60,10 @@ kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token, c
   } else {
     gint64 wait_s = 0;
     if (guard != NULL && !kt_code_guard_allow (guard, client, now, &wait_s)) {
-      g_autofree char *retry = g_strdup_printf ("%" G_GINT64_FORMAT, wait_s);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Retry-After", retry);
-      kt_http_error (msg, 429, "throttled",
-                     "收视点编号输错次数太多，请 %" G_GINT64_FORMAT " 秒后再试", wait_s);
-      return NULL;
+      g_autofree char *text
+          = g_strdup_printf ("收视点编号输错次数太多，请 %" G_GINT64_FORMAT " 秒后再试", wait_s);
+      refusal->retry_after_s = wait_s;
+      return refuse (refusal, 429, "throttled", text), NULL;
     }
     if (kt_http_code_well_formed (code))
       viewpoint = kt_viewpoint_find_code (store, code, &error);
@@ -70,17 +77,39 @@ kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token, c
   }
   if (viewpoint == NULL) {
     if (g_error_matches (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND))
-      kt_http_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
-                     token ? "这个收视点链接已失效，请联系管理员" : "没有这个收视点编号，请核对后再输入");
-    else
-      kt_http_error_from_gerror (msg, error);
-    return NULL;
+      return refuse (refusal, SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
+                     token ? "这个收视点链接已失效，请联系管理员"
+                           : "没有这个收视点编号，请核对后再输入"), NULL;
+    g_warning ("viewing point lookup failed: %s", error->message);
+    return refuse (refusal, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", error->message), NULL;
   }
-  if (viewpoint->disabled) {
-    kt_http_error (msg, SOUP_STATUS_FORBIDDEN, "disabled", "这个收视点已停用，请联系管理员");
-    return NULL;
-  }
+  if (viewpoint->disabled)
+    return refuse (refusal, SOUP_STATUS_FORBIDDEN, "disabled", "这个收视点已停用，请联系管理员"),
+           NULL;
   return g_steal_pointer (&viewpoint);
+}
+
+void
+kt_http_refuse (SoupServerMessage *msg, KtHttpRefusal *refusal)
+{
+  if (refusal->retry_after_s > 0) {
+    g_autofree char *retry = g_strdup_printf ("%" G_GINT64_FORMAT, refusal->retry_after_s);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                  retry);
+  }
+  kt_http_error (msg, refusal->status, refusal->code, "%s", refusal->message);
+  g_clear_pointer (&refusal->message, g_free);
+}
+
+KtViewpoint *
+kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token, const char *code)
+{
+  KtHttpRefusal refusal = { 0 };
+  KtViewpoint *v = kt_http_lookup_viewpoint (app, soup_server_message_get_remote_host (msg), token,
+                                             code, &refusal);
+  if (v == NULL)
+    kt_http_refuse (msg, &refusal);
+  return v;
 }
 
 void

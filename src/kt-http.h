@@ -92,6 +92,20 @@ void kt_http_kiosk_handle (KtApp *app, KtRequest *request);
  * codes (with Retry-After). (transfer full) */
 KtViewpoint *kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token,
                                      const char *code);
+/* Why a request (or one heartbeat of a batch) is refused: a status, an
+ * error code and a message for people. */
+typedef struct {
+  guint status;
+  const char *code;
+  char *message;        /* owned */
+  gint64 retry_after_s; /* > 0: a Retry-After to send */
+} KtHttpRefusal;
+/* Answer @msg with @refusal (and free its message). */
+void kt_http_refuse (SoupServerMessage *msg, KtHttpRefusal *refusal);
+/* kt_http_find_viewpoint for a client address, answering nothing: NULL
+ * with @refusal filled in. */
+KtViewpoint *kt_http_lookup_viewpoint (KtApp *app, const char *client, const char *token,
+                                       const char *code, KtHttpRefusal *refusal);
 /* Reports for Excel: a string with the UTF-8 byte-order mark; rows of
  * fields quoted where needed (a field starting like a formula is made
  * text); the answer as an attachment "<name>-<from's date>.csv". */

@@ -42,6 +42,8 @@ clock_to (gint64 t)
   kt_clock_advance (t - kt_clock_now_us ());
 }
 
+static JsonObject *parse_object (KtTestResponse *r, JsonParser *parser);
+
 static guint
 beat (KtApp *app, const char *who, const char *state, int headcount)
 {
@@ -297,6 +299,27 @@ test_access (void)
   g_assert_cmpuint (beat (app, "\"name\": \"nobody\"", "playing", -1), ==, 400);
   g_assert_cmpuint (beat (app, "\"viewer\": \"a b\"", "playing", -1), ==, 400);
   g_assert_cmpuint (beat (app, good, "playing", -5), ==, 200); /* -5 leaves it out */
+  /* A relay's batch: each heartbeat checked as if alone. */
+  g_autofree char *batch = g_strdup_printf (
+      "[{\"token\": \"%s\", \"channel\": \"7\", \"state\": \"playing\"},"
+      " {\"token\": \"%s\", \"channel\": \"7\", \"state\": \"dancing\"},"
+      " {\"token\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", \"channel\": \"7\", \"state\": \"playing\"},"
+      " 42]", token, token);
+  g_autoptr (KtTestResponse) batched
+      = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", batch);
+  g_assert_cmpuint (batched->status, ==, 200);
+  g_autoptr (JsonParser) bp = json_parser_new ();
+  JsonObject *answer = parse_object (batched, bp);
+  g_assert_cmpint (json_object_get_int_member (answer, "accepted"), ==, 1);
+  JsonArray *refused = json_object_get_array_member (answer, "refused");
+  g_assert_cmpuint (json_array_get_length (refused), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 0), "index"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 0), "status"), ==, 400);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 1), "status"), ==, 401);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 2), "index"), ==, 3);
+  g_autoptr (KtTestResponse) empty_batch
+      = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", "[]");
+  g_assert_cmpuint (empty_batch->status, ==, 400);
   g_autoptr (KtTestResponse) junk
       = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", "{nope");
   g_assert_cmpuint (junk->status, ==, 400);
