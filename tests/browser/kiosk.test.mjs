@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
-import { diag, icsTime, ok, tap, until } from './tap.mjs';
+import { clickDom, diag, icsTime, ok, tap, until } from './tap.mjs';
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
 const PASSWORD = 'kiosk-test-pw';
@@ -65,12 +65,6 @@ async function stopServer(proc) {
   const gone = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');
   await gone;
-}
-
-// A DOM click: no actionability waits (a headless Chromium decoding video
-// on a loaded machine may not paint the frames they wait for).
-async function clickDom(page, selector) {
-  await page.$eval(selector, (el) => el.click());
 }
 
 function run(args, input) {

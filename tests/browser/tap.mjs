@@ -34,3 +34,14 @@ export async function until(what, fn, timeoutMs) {
 export function icsTime(ms) {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
+
+// A click and a typed value done in the page's DOM: no actionability waits,
+// which a headless Chromium decoding video on a loaded machine may not get
+// through (it paints too seldom for "stable" to be seen).
+export async function clickDom(page, selector) {
+  await page.$eval(selector, (el) => el.click());
+}
+
+export async function fillDom(page, selector, value) {
+  await page.$eval(selector, (el, v) => { el.value = v; }, value);
+}
