@@ -26,9 +26,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
-import { diag, icsTime, ok, tap, until } from './tap.mjs';
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
+let n = 0;
+let failed = 0;
+const ok = (cond, name, detail) => {
+  n++;
+  if (!cond) failed++;
+  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+  if (!cond && detail) console.log(`# ${String(detail).split('\n').join('\n# ')}`);
+  return cond;
+};
+const diag = (s) => console.log(`# ${s}`);
 
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ketang-boundary-'));
 const schedules = path.join(data, 'schedules');
@@ -37,9 +46,23 @@ const log = [];
 let server = null;
 let browser = null;
 
+function icsTime(ms) {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
 async function json(url) {
   const r = await fetch(url);
   return r.ok ? r.json() : null;
+}
+
+async function until(what, fn, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 try {
@@ -138,6 +161,6 @@ try {
     await new Promise((r) => server.once('exit', r)).catch(() => {});
   }
   fs.rmSync(data, { recursive: true, force: true });
-  console.log(`1..${tap.n}`);
-  process.exit(tap.failed ? 1 : 0);
+  console.log(`1..${n}`);
+  process.exit(failed ? 1 : 0);
 }
