@@ -3,7 +3,8 @@
 //
 // A room is registered with `ketang viewpoint add --channel 9`, an
 // administrator with `ketang user add`. The server airs the demo lesson
-// (rendered at 20 s) in a compressed timetable written 20 s ahead:
+// (rendered at 40 s, so that lesson B shows as on for 40 s even on a loaded
+// machine) in a compressed timetable written 20 s ahead:
 // lesson A, then lesson B straight after it. Headless Chromium (Debian's
 // chromium, driven by playwright-core) opens the kiosk URL and must:
 //   - tune itself to the room's channel 9 (not the default channel 1) and
@@ -42,7 +43,7 @@ function startServer(listen) {
   const proc = spawn(bin, ['serve', '--demo', '--listen', listen, '--data', data], {
     env: {
       ...process.env,
-      KETANG_DEMO_SECONDS: '20',
+      KETANG_DEMO_SECONDS: '40',
       KETANG_SERVER_SCHEDULES_DIR: schedules,
       KETANG_ATTENDANCE_HEARTBEAT_SECONDS: '5',
       KETANG_ATTENDANCE_FLUSH_SECONDS: '1',
@@ -98,13 +99,13 @@ try {
   const demo = await until('the demo lesson', async () => {
     const c = await (await fetch(`${base}/api/channels/1`)).json();
     return c && c.state === 'on-air' && c.now && c.now.source;
-  }, 120_000);
+  }, 240_000);
   const item = demo.replace(/^item:/, '');
 
   // Channel 9 first has only a lesson an hour ahead. Once the kiosk is up,
-  // the timetable gets A [T, T+20 s) and B [T+20 s, T+80 s) a little ahead:
-  // B's slot outlasts its 20 s item, so B is still on while the server
-  // restarts. Timing from the kiosk being ready keeps the test sound on a
+  // the timetable gets A [T, T+20 s) (its 40 s item cut at the end of its
+  // slot) and B [T+20 s, T+80 s) a little ahead: B is still on while the
+  // server restarts. Timing from the kiosk being ready keeps the test sound on a
   // loaded machine, where rendering slates and starting the browser take long.
   const event = (uid, title, start, end) => [
     'BEGIN:VEVENT', `UID:${uid}`, `SUMMARY:${title}`, 'ORGANIZER;CN=王老师:mailto:w@example',
@@ -169,7 +170,7 @@ try {
   const b = await until('lesson B on screen', async () => {
     const v = await snapshot();
     return v.title === '第二节：太极拳' && v;
-  }, T + 40_000 - Date.now());
+  }, T + 60_000 - Date.now());
   ok(b.channel === '9', 'the kiosk goes on to lesson B by itself, still on channel 9');
 
   const report = await until('both lessons in the report', async () => {
