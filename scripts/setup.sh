@@ -45,7 +45,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Web packages (hls.js for the player, playwright-core for the browser tests).
+# Web packages (hls.js for the player, qrcode-generator and Chart.js for the
+# administrators' pages, playwright-core for the browser tests).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error

@@ -37,6 +37,7 @@ struct _KtApp {
   KtStore *store;
   KtAuth *auth;
   KtAttendance *attendance;
+  KtCodeGuard *code_guard;
   KtUploads *uploads;
   KtLibrary *library;
   KtSegmentStore *segments;
@@ -315,6 +316,9 @@ kt_app_start (KtApp *app, GError **error)
     kt_config_get_int (app->config, "attendance", "timeout_seconds") * KT_USEC_PER_SEC,
     (guint) kt_config_get_int (app->config, "attendance", "flush_seconds") * 1000,
   };
+  app->code_guard = kt_code_guard_new (
+      (guint) kt_config_get_int (app->config, "attendance", "code_max_failures"),
+      (guint) kt_config_get_int (app->config, "attendance", "code_failures_per_hour"));
   app->attendance = kt_attendance_new (app->store, &options, error);
   return app->attendance != NULL;
 }
@@ -337,6 +341,7 @@ kt_app_stop (KtApp *app)
       g_warning ("attendance not saved at stop: %s", error->message);
     g_clear_pointer (&app->attendance, kt_attendance_free);
   }
+  g_clear_pointer (&app->code_guard, kt_code_guard_free);
 }
 
 void
@@ -479,6 +484,12 @@ KtMetrics *
 kt_app_metrics (KtApp *app)
 {
   return app->metrics;
+}
+
+KtCodeGuard *
+kt_app_code_guard (KtApp *app)
+{
+  return app->code_guard;
 }
 
 KtStore *

@@ -5,6 +5,7 @@
 #include "kt-attendance.h"
 #include "kt-auth.h"
 #include "kt-channel.h"
+#include "kt-code-guard.h"
 #include "kt-config.h"
 #include "kt-hls.h"
 #include "kt-library.h"
@@ -44,6 +45,8 @@ const KtConfig *kt_app_config (KtApp *app);
 KtAuth *kt_app_auth (KtApp *app);
 /* Viewer sessions and heartbeats; NULL before kt_app_start() and after stop. */
 KtAttendance *kt_app_attendance (KtApp *app);
+/* The throttle on guessed viewing point codes; NULL outside start–stop. */
+KtCodeGuard *kt_app_code_guard (KtApp *app);
 /* The one database handle (for modules without an object of their own). */
 KtStore *kt_app_store (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);

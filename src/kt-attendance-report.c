@@ -19,6 +19,8 @@ attendee_free (KtAttendee *a)
 {
   g_free (a->name);
   g_free (a->township);
+  g_free (a->phone);
+  g_free (a->member_of);
   g_free (a);
 }
 
@@ -49,9 +51,12 @@ kt_attendance_report (KtStore *store, gint64 from_us, gint64 to_us, const char *
   sqlite3_stmt *stmt = kt_store_prepare (
       store,
       "SELECT s.channel, s.lesson_title, s.lesson_teacher, s.lesson_start_us, s.lesson_end_us,"
-      " coalesce (s.viewpoint_id, 0), coalesce (v.name, s.viewer_name), coalesce (v.township, ''),"
-      " s.joined_us, s.left_us, s.watched_us, s.stalls, s.headcount"
+      " coalesce (s.viewpoint_id, 0), coalesce (v.name, s.viewer_name),"
+      " coalesce (v.township, m.township, ''),"
+      " s.joined_us, s.left_us, s.watched_us, s.stalls, s.headcount, s.viewer_phone,"
+      " coalesce (m.name, '')"
       " FROM viewer_sessions s LEFT JOIN viewpoints v ON v.id = s.viewpoint_id"
+      " LEFT JOIN viewpoints m ON m.id = s.member_of"
       " WHERE s.lesson_start_us >= ?1 AND s.lesson_start_us < ?2"
       " AND (?3 IS NULL OR s.channel = ?3)"
       " ORDER BY s.lesson_start_us, s.channel, s.viewpoint_id IS NULL, 8, 7, s.id",
@@ -87,6 +92,8 @@ kt_attendance_report (KtStore *store, gint64 from_us, gint64 to_us, const char *
     a->viewpoint_id = sqlite3_column_int64 (stmt, 5);
     a->name = g_strdup (text (stmt, 6));
     a->township = g_strdup (text (stmt, 7));
+    a->phone = g_strdup (text (stmt, 13));
+    a->member_of = g_strdup (text (stmt, 14));
     a->joined_us = sqlite3_column_int64 (stmt, 8);
     a->left_us = sqlite3_column_type (stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 9);
     a->watched_us = sqlite3_column_int64 (stmt, 10);

@@ -42,6 +42,8 @@ typedef struct {
   char *viewer_key;
   gint64 viewpoint_id;
   char *name;
+  char *phone;
+  gint64 member_of;
   char *channel;
   char *title;
   char *teacher;
@@ -97,6 +99,7 @@ session_free (Session *s)
   g_free (s->key);
   g_free (s->viewer_key);
   g_free (s->name);
+  g_free (s->phone);
   g_free (s->channel);
   g_free (s->title);
   g_free (s->teacher);
@@ -243,6 +246,8 @@ get_session (KtAttendance *att, const char *viewer_key, const KtHeartbeat *hb,
   s->viewer_key = g_strdup (viewer_key);
   s->viewpoint_id = hb->viewpoint_id;
   s->name = g_strdup (hb->name ? hb->name : "");
+  s->phone = g_strdup (hb->phone ? hb->phone : "");
+  s->member_of = hb->member_of;
   s->channel = g_strdup (channel_id);
   s->title = g_strdup (airing->title);
   s->teacher = g_strdup (airing->teacher ? airing->teacher : "");
@@ -264,9 +269,11 @@ void
 kt_attendance_heartbeat (KtAttendance *att, KtChannel *channel, const KtHeartbeat *hb,
                          gint64 now_us)
 {
-  g_autofree char *viewer_key = hb->viewpoint_id > 0
-                                    ? g_strdup_printf ("vp:%" G_GINT64_FORMAT, hb->viewpoint_id)
-                                    : g_strdup_printf ("u:%s", hb->viewer);
+  /* A person who gave a phone number is one viewer on every device. */
+  g_autofree char *viewer_key
+      = hb->viewpoint_id > 0           ? g_strdup_printf ("vp:%" G_GINT64_FORMAT, hb->viewpoint_id)
+        : hb->phone && hb->phone[0] ? g_strdup_printf ("tel:%s", hb->phone)
+                                       : g_strdup_printf ("u:%s", hb->viewer);
   const char *channel_id = kt_channel_id (channel);
   g_autofree char *tracker_key = g_strdup_printf ("%s\n%s", viewer_key, channel_id);
   Tracker *t = g_hash_table_lookup (att->trackers, tracker_key);
@@ -323,8 +330,8 @@ write_session (KtAttendance *att, Session *s)
         att->store,
         "INSERT INTO viewer_sessions (viewer_key, viewpoint_id, viewer_name, channel,"
         " lesson_title, lesson_teacher, lesson_start_us, lesson_end_us, joined_us, last_us,"
-        " left_us, watched_us, stalls, headcount)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        " left_us, watched_us, stalls, headcount, viewer_phone, member_of)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         NULL);
     if (stmt == NULL)
       return FALSE;
@@ -338,6 +345,9 @@ write_session (KtAttendance *att, Session *s)
     sqlite3_bind_int64 (stmt, 7, s->start_us);
     sqlite3_bind_int64 (stmt, 8, s->end_us);
     sqlite3_bind_int64 (stmt, 9, s->joined_us);
+    sqlite3_bind_text (stmt, 15, s->phone, -1, SQLITE_TRANSIENT);
+    if (s->member_of > 0)
+      sqlite3_bind_int64 (stmt, 16, s->member_of);
   } else {
     stmt = kt_store_prepare (att->store,
                              "UPDATE viewer_sessions SET last_us = ?10, left_us = ?11,"
@@ -466,4 +476,20 @@ kt_attendance_online (KtAttendance *att, gint64 now_us)
   }
   g_ptr_array_sort (out, by_name);
   return out;
+}
+
+guint
+kt_attendance_individuals_online (KtAttendance *att, gint64 now_us)
+{
+  /* Trackers are per viewer and channel: a person who switched channels
+   * within the timeout is one person. */
+  g_autoptr (GHashTable) people = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  const char *key;
+  Tracker *t;
+  g_hash_table_iter_init (&iter, att->trackers);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &t))
+    if (t->viewpoint_id <= 0 && now_us - t->last_us <= att->options.timeout_us)
+      g_hash_table_add (people, g_strndup (key, strcspn (key, "\n")));
+  return g_hash_table_size (people);
 }

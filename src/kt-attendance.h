@@ -36,6 +36,8 @@ typedef struct {
   const char *name;    /* the viewing point's or the individual's name */
   KtPlayState state;
   gint64 headcount;    /* 本场到课人数; -1 when not reported */
+  const char *phone;   /* an individual's phone (digits only), or NULL */
+  gint64 member_of;    /* an individual who joined with a viewing point's code; 0 if not */
 } KtHeartbeat;
 
 typedef struct {
@@ -84,13 +86,17 @@ typedef struct {
 void kt_online_free (KtOnline *online);
 /* KtOnline*, by viewing point name. */
 GPtrArray *kt_attendance_online (KtAttendance *attendance, gint64 now_us);
+/* How many people at home were heard from within the timeout. */
+guint kt_attendance_individuals_online (KtAttendance *attendance, gint64 now_us);
 
 /* The per-lesson report (kt-attendance-report.c). One viewer of a lesson:
  * a viewing point or an individual. */
 typedef struct {
   gint64 viewpoint_id; /* 0 for an individual */
   char *name;
-  char *township;      /* "" for an individual */
+  char *township;      /* an individual's: their viewing point's, or "" */
+  char *phone;         /* an individual's, or "" */
+  char *member_of;     /* the viewing point an individual joined by code, or "" */
   gint64 joined_us;
   gint64 left_us;      /* -1 while the session is open */
   gint64 watched_us;
@@ -119,6 +125,46 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLessonReport, kt_lesson_report_free)
  * @error when the database fails. Reads the store: flush first. */
 GPtrArray *kt_attendance_report (KtStore *store, gint64 from_us, gint64 to_us,
                                  const char *channel, double attended_share, GError **error);
+
+/* Longer spans (kt-attendance-summary.c). One viewing point over a range. */
+typedef struct {
+  gint64 viewpoint_id;
+  char *name, *township, *channel;
+  gboolean disabled;
+  gint64 lessons;    /* lesson occurrences it watched */
+  gint64 attended;   /* of those, watched at least attended_share of the slot */
+  gint64 watched_us;
+  gint64 people;     /* its headcounts added up, 1 for a lesson where it never said */
+} KtViewpointSummary;
+
+void kt_viewpoint_summary_free (KtViewpointSummary *summary);
+/* Every registered viewing point (those that watched nothing too), by
+ * township and name, over lessons that started in [@from_us, @to_us). */
+GPtrArray *kt_attendance_by_viewpoint (KtStore *store, gint64 from_us, gint64 to_us,
+                                       double attended_share, GError **error);
+
+/* Totals of one channel or township over a span. */
+typedef struct {
+  char *key;          /* the channel id, or the township */
+  gint64 lessons;     /* lesson occurrences with viewers */
+  gint64 viewpoints;  /* viewing point sessions (a room at a lesson) */
+  gint64 individuals; /* distinct people at home */
+  gint64 people;      /* people reached: headcounts (1 where none) + individuals' sessions */
+  gint64 watched_us;
+} KtPeriodTotal;
+
+typedef struct {
+  int year, month;
+  gint64 start_us, end_us; /* the part of the month inside the range asked for */
+  GPtrArray *channels;     /* KtPeriodTotal*, by channel id */
+  GPtrArray *townships;    /* KtPeriodTotal*, by township */
+} KtMonthReport;
+
+void kt_period_total_free (KtPeriodTotal *total);
+void kt_month_report_free (KtMonthReport *month);
+/* KtMonthReport* for each month of [@from_us, @to_us) in @tz. */
+GPtrArray *kt_attendance_by_month (KtStore *store, GTimeZone *tz, gint64 from_us, gint64 to_us,
+                                   GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtAttendance, kt_attendance_free)
 

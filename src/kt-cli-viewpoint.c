@@ -1,6 +1,6 @@
 /* kt-cli-viewpoint: `ketang viewpoint`, viewing points (收视点) from the shell.
  *
- *   ketang viewpoint add --township T [--contact C] [--phone P] [--seats N] NAME
+ *   ketang viewpoint add --township T [--contact C] [--phone P] [--seats N] [--channel ID] NAME
  *   ketang viewpoint token NAME     a new token; the old one stops working
  *   ketang viewpoint list
  *   ketang viewpoint disable NAME   /   ketang viewpoint enable NAME
@@ -34,7 +34,8 @@
 #include <sysexits.h>
 
 static const char usage[]
-    = "Usage: ketang viewpoint add --township TEXT [--contact TEXT] [--phone TEXT] [--seats N] NAME\n"
+    = "Usage: ketang viewpoint add --township TEXT [--contact TEXT] [--phone TEXT] [--seats N]\n"
+      "                              [--channel ID] NAME\n"
       "       ketang viewpoint token NAME\n"
       "       ketang viewpoint list\n"
       "       ketang viewpoint disable NAME\n"
@@ -64,7 +65,8 @@ fail (const GError *error)
 static void
 print_token (const KtViewpoint *v, const char *token)
 {
-  printf ("code: %s\ntoken: %s\nkiosk: /?kiosk=1&token=%s\n", v->code, token, token);
+  g_autofree char *kiosk = kt_viewpoint_kiosk_path (token, NULL);
+  printf ("code: %s\ntoken: %s\nkiosk: %s\n", v->code, token, kiosk);
   printf ("(the token is shown only now; `ketang viewpoint token %s` makes a new one)\n",
           v->name);
 }
@@ -76,12 +78,13 @@ list (KtStore *store)
   g_autoptr (GPtrArray) all = kt_viewpoint_list (store, &error);
   if (all == NULL)
     return fail (error);
-  printf ("%-4s %-6s %-8s %-5s %-16s %-14s %s\n", "ID", "CODE", "STATE", "SEATS", "TOWNSHIP",
-          "PHONE", "NAME (CONTACT)");
+  printf ("%-4s %-6s %-8s %-5s %-8s %-16s %-14s %s\n", "ID", "CODE", "STATE", "SEATS", "CHANNEL",
+          "TOWNSHIP", "PHONE", "NAME (CONTACT)");
   for (guint i = 0; i < all->len; i++) {
     const KtViewpoint *v = all->pdata[i];
-    printf ("%-4" G_GINT64_FORMAT " %-6s %-8s %-5" G_GINT64_FORMAT " %-16s %-14s %s%s%s%s\n",
-            v->id, v->code, v->disabled ? "disabled" : "active", v->seats, v->township, v->phone,
+    printf ("%-4" G_GINT64_FORMAT " %-6s %-8s %-5" G_GINT64_FORMAT " %-8s %-16s %-14s %s%s%s%s\n",
+            v->id, v->code, v->disabled ? "disabled" : "active", v->seats, v->channel, v->township,
+            v->phone,
             v->name, v->contact[0] ? " (" : "", v->contact, v->contact[0] ? ")" : "");
   }
   return EX_OK;
@@ -91,7 +94,7 @@ int
 kt_cli_viewpoint (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL, *config_path = NULL, *township = NULL;
-  g_autofree char *contact = NULL, *phone = NULL;
+  g_autofree char *contact = NULL, *phone = NULL, *channel = NULL;
   gint seats = -1;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
@@ -102,6 +105,8 @@ kt_cli_viewpoint (int argc, char **argv)
     { "contact", 0, 0, G_OPTION_ARG_STRING, &contact, "add: the contact person", "TEXT" },
     { "phone", 0, 0, G_OPTION_ARG_STRING, &phone, "add: the contact's phone", "TEXT" },
     { "seats", 0, 0, G_OPTION_ARG_INT, &seats, "add: the seats expected", "N" },
+    { "channel", 0, 0, G_OPTION_ARG_STRING, &channel, "add: the channel its kiosk plays (1)",
+      "ID" },
     { NULL }
   };
   g_autoptr (GOptionContext) context
@@ -124,8 +129,9 @@ kt_cli_viewpoint (int argc, char **argv)
     g_printerr ("ketang viewpoint: add needs --township\n%s", usage);
     return EX_USAGE;
   }
-  if (!is_add && (township || contact || phone || seats != -1)) {
-    g_printerr ("ketang viewpoint: --township, --contact, --phone and --seats are for add\n%s",
+  if (!is_add && (township || contact || phone || channel || seats != -1)) {
+    g_printerr ("ketang viewpoint: --township, --contact, --phone, --seats and --channel are for "
+                "add\n%s",
                 usage);
     return EX_USAGE;
   }
@@ -155,7 +161,7 @@ kt_cli_viewpoint (int argc, char **argv)
   if (is_list)
     return list (store);
   if (is_add) {
-    KtViewpointFields f = { name, township, contact, phone, seats, 0 };
+    KtViewpointFields f = { name, township, contact, phone, seats, 0, channel };
     g_autofree char *token = NULL;
     g_autoptr (KtViewpoint) v = kt_viewpoint_add (store, &f, &token, &error);
     if (v == NULL)
@@ -177,7 +183,7 @@ kt_cli_viewpoint (int argc, char **argv)
   g_autoptr (KtViewpoint) found = kt_viewpoint_find (store, name, &error);
   if (found == NULL)
     return fail (error);
-  KtViewpointFields f = { NULL, NULL, NULL, NULL, -1, disable };
+  KtViewpointFields f = { NULL, NULL, NULL, NULL, -1, disable, NULL };
   g_autoptr (KtViewpoint) v = kt_viewpoint_update (store, found->id, &f, &error);
   if (v == NULL)
     return fail (error);

@@ -68,10 +68,17 @@ add_channel (JsonBuilder *b, KtApp *app, KtChannel *channel, gint64 now_us)
   json_builder_end_object (b);
 }
 
+gboolean
+kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from, gint64 *to)
+{
+  return kt_http_parse_range_within (app, msg, now_us, 62, from, to);
+}
+
 /* ?from=&to= as ISO 8601 (a date or a date and time, in the server's zone
  * when no offset is given); the default is today. */
 gboolean
-kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from, gint64 *to)
+kt_http_parse_range_within (KtApp *app, SoupServerMessage *msg, gint64 now_us, int max_days,
+                            gint64 *from, gint64 *to)
 {
   GTimeZone *tz = kt_app_timezone (app);
   g_autoptr (GHashTable) query = NULL;
@@ -101,9 +108,9 @@ kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *
     }
     *values[i] = g_date_time_to_unix (dt) * G_USEC_PER_SEC;
   }
-  if (*to <= *from || *to - *from > G_GINT64_CONSTANT (62) * 86400 * G_USEC_PER_SEC) {
+  if (*to <= *from || *to - *from > (gint64) max_days * 86400 * G_USEC_PER_SEC) {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                   "the range must end after it starts and span at most 62 days");
+                   "the range must end after it starts and span at most %d days", max_days);
     return FALSE;
   }
   return TRUE;

@@ -1,16 +1,27 @@
 /* kt-http-attendance: heartbeats in, attendance reports out.
  *
- *   POST /api/heartbeat   {"token"? | "code"? | "viewer" + "name"?, "channel",
- *                          "state": "playing"|"paused"|"stalled", "headcount"?} → 204
+ *   POST /api/heartbeat   {"token"? | "code"? | "viewer" + ("name" + "phone"? | "code"),
+ *                          "channel", "state": "playing"|"paused"|"stalled", "headcount"?}
+ *                          → 200 {}
  *   GET  /api/attendance/lessons?from=&to=[&channel=]      per lesson, JSON
  *   GET  /api/attendance/lessons.csv?from=&to=[&channel=]  the same for Excel
  *   GET  /api/attendance/online                            the live board
  *
+ * A relay (an edge cache in a township, a PC serving a room's tablets) may
+ * post an array of up to 500 heartbeats in one request: each is checked and
+ * counted as if sent alone, and the answer is {"accepted": n, "refused":
+ * [{"index", "status", "code", "message"}]}. One request instead of
+ * hundreds is what lets one server take tens of thousands a second
+ * (bench/heartbeat-ingest.sh).
+ *
  * The heartbeat route is public in the route table because a kiosk has no
  * login: it authenticates itself, by the viewing point's token (or its
- * 6-digit code), or, for a browser at home, takes the random "viewer" id the
+ * 6-digit code), or, for a person at home, takes the random "viewer" id the
  * page keeps in localStorage (nothing to steal there: it only names a row
- * in the report). It has no cookie, so there is nothing for CSRF to ride on.
+ * in the report) with the name and phone they typed, or with the code of
+ * their viewing point: then they count as an individual of that room's
+ * township, not as the room. A phone number makes one viewer of a person on
+ * any device. It has no cookie, so there is nothing for CSRF to ride on.
  * It answers from memory: kt-attendance writes in batches.
  *
  * The reports are for administrators (the route table says so). The CSV is
@@ -30,6 +41,8 @@
 #define VIEWER_ID_MAX 64
 #define NAME_MAX_BYTES 120
 #define HEADCOUNT_MAX 100000
+#define PHONE_MAX 20
+#define BATCH_MAX 500 /* heartbeats in one request: well within the 64 KiB body limit */
 
 static gboolean
 viewer_id_ok (const char *id)
@@ -43,14 +56,27 @@ viewer_id_ok (const char *id)
   return TRUE;
 }
 
+/* "138 0000-1234", "+86 138…": digits, spaces, '+' and '-', at most
+ * PHONE_MAX bytes and at least 5 digits. *@digits gets the digits alone. */
 static gboolean
-code_ok (const char *code)
+phone_ok (const char *phone, char **digits)
 {
-  if (strlen (code) != 6)
+  if (strlen (phone) > PHONE_MAX)
     return FALSE;
-  for (const char *p = code; *p; p++)
-    if (!g_ascii_isdigit (*p))
+  GString *only = g_string_new (NULL);
+  for (const char *p = phone; *p; p++) {
+    if (g_ascii_isdigit (*p))
+      g_string_append_c (only, *p);
+    else if (*p != ' ' && *p != '+' && *p != '-') {
+      g_string_free (only, TRUE);
       return FALSE;
+    }
+  }
+  if (only->len < 5) {
+    g_string_free (only, TRUE);
+    return FALSE;
+  }
+  *digits = g_string_free (only, FALSE);
   return TRUE;
 }
 
@@ -68,6 +94,115 @@ get_string (JsonObject *o, const char *name, const char **out)
   return TRUE;
 }
 
+/* Count one heartbeat object from @client. FALSE with @refusal filled in
+ * when it is refused. */
+static gboolean
+beat_one (KtApp *app, const char *client, JsonObject *o, KtHttpRefusal *refusal)
+{
+  const char *token, *code, *viewer, *name, *phone, *channel_id, *state_text;
+  g_autofree char *phone_digits = NULL;
+  KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1, NULL, 0 };
+  if (!get_string (o, "token", &token) || !get_string (o, "code", &code) ||
+      !get_string (o, "viewer", &viewer) || !get_string (o, "name", &name) ||
+      !get_string (o, "phone", &phone) || (phone && !phone_ok (phone, &phone_digits)) ||
+      !get_string (o, "channel", &channel_id) || !get_string (o, "state", &state_text) ||
+      channel_id == NULL || !kt_play_state_from_string (state_text, &hb.state) ||
+      (viewer && !viewer_id_ok (viewer)) || (code && !kt_http_code_well_formed (code)) ||
+      (name && (strlen (name) > NAME_MAX_BYTES)) ||
+      (token == NULL && code == NULL && viewer == NULL)) {
+    refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+    refusal->message = g_strdup ("expected {\"token\" or \"code\" or \"viewer\" (with \"name\" "
+                                 "and \"phone\"?, or \"code\"), \"channel\", \"state\": "
+                                 "\"playing\"|\"paused\"|\"stalled\", \"headcount\"?}");
+    return FALSE;
+  }
+  JsonNode *headcount = json_object_get_member (o, "headcount");
+  if (headcount != NULL && !JSON_NODE_HOLDS_NULL (headcount)) {
+    if (!JSON_NODE_HOLDS_VALUE (headcount) || json_node_get_value_type (headcount) != G_TYPE_INT64 ||
+        json_node_get_int (headcount) < 0 || json_node_get_int (headcount) > HEADCOUNT_MAX) {
+      refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+      refusal->message = g_strdup_printf ("headcount must be a whole number from 0 to %d",
+                                          HEADCOUNT_MAX);
+      return FALSE;
+    }
+    hb.headcount = json_node_get_int (headcount);
+  }
+  if (viewer != NULL && code == NULL && token == NULL && (name == NULL || name[0] == '\0')) {
+    refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
+    refusal->message
+        = g_strdup ("a person at home gives a name (and a phone), or a viewing point's code");
+    return FALSE;
+  }
+  g_autoptr (KtViewpoint) viewpoint = NULL;
+  if (token != NULL || code != NULL) {
+    viewpoint = kt_http_lookup_viewpoint (app, client, token, code, refusal);
+    if (viewpoint == NULL)
+      return FALSE;
+  }
+  if (viewpoint != NULL && (viewer == NULL || token != NULL)) {
+    hb.viewpoint_id = viewpoint->id; /* the room itself */
+    hb.name = viewpoint->name;
+  } else {
+    hb.viewer = viewer; /* one person, perhaps of a room */
+    hb.name = name ? name : "";
+    hb.phone = phone_digits;
+    hb.member_of = viewpoint ? viewpoint->id : 0;
+    hb.headcount = -1;  /* a person is one */
+  }
+  KtChannel *channel = kt_app_find_channel (app, channel_id);
+  if (channel == NULL) {
+    refusal->status = SOUP_STATUS_NOT_FOUND, refusal->code = "not-found";
+    refusal->message = g_strdup_printf ("no channel “%s”", channel_id);
+    return FALSE;
+  }
+  kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
+  return TRUE;
+}
+
+/* A batch: {"accepted": n, "refused": [{"index", "status", "code", "message"}]}. */
+static void
+beat_batch (KtApp *app, SoupServerMessage *msg, JsonArray *beats)
+{
+  guint n = json_array_get_length (beats);
+  if (n == 0 || n > BATCH_MAX) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                   "a batch holds 1 to %d heartbeats", BATCH_MAX);
+    return;
+  }
+  const char *client = soup_server_message_get_remote_host (msg);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "refused");
+  json_builder_begin_array (b);
+  guint accepted = 0;
+  for (guint i = 0; i < n; i++) {
+    JsonNode *node = json_array_get_element (beats, i);
+    KtHttpRefusal refusal = { SOUP_STATUS_BAD_REQUEST, "bad-request", NULL, 0 };
+    if (JSON_NODE_HOLDS_OBJECT (node) &&
+        beat_one (app, client, json_node_get_object (node), &refusal)) {
+      accepted++;
+      continue;
+    }
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "index");
+    json_builder_add_int_value (b, i);
+    json_builder_set_member_name (b, "status");
+    json_builder_add_int_value (b, refusal.status);
+    json_builder_set_member_name (b, "code");
+    json_builder_add_string_value (b, refusal.code);
+    json_builder_set_member_name (b, "message");
+    json_builder_add_string_value (b, refusal.message ? refusal.message : "not a JSON object");
+    json_builder_end_object (b);
+    g_free (refusal.message);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "accepted");
+  json_builder_add_int_value (b, accepted);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
 void
 kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
 {
@@ -76,71 +211,30 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  if (len == 0 || len > 4096 || !g_utf8_validate (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "the body must be a JSON object");
+  JsonNode *root = NULL;
+  if (len > 0 && g_utf8_validate (data, len, NULL) &&
+      json_parser_load_from_data (parser, data, len, NULL))
+    root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root)) {
+    beat_batch (app, msg, json_node_get_array (root));
     return;
   }
-  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
-  const char *token, *code, *viewer, *name, *channel_id, *state_text;
-  KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1 };
-  if (!get_string (o, "token", &token) || !get_string (o, "code", &code) ||
-      !get_string (o, "viewer", &viewer) || !get_string (o, "name", &name) ||
-      !get_string (o, "channel", &channel_id) || !get_string (o, "state", &state_text) ||
-      channel_id == NULL || !kt_play_state_from_string (state_text, &hb.state) ||
-      (viewer && !viewer_id_ok (viewer)) || (code && !code_ok (code)) ||
-      (name && (strlen (name) > NAME_MAX_BYTES)) ||
-      (token == NULL && code == NULL && viewer == NULL)) {
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) || len > 4096) {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                   "expected {\"token\" or \"code\" or \"viewer\", \"channel\", \"state\": "
-                   "\"playing\"|\"paused\"|\"stalled\", \"headcount\"?}");
+                   "the body must be a JSON object, or an array of them");
     return;
   }
-  JsonNode *headcount = json_object_get_member (o, "headcount");
-  if (headcount != NULL && !JSON_NODE_HOLDS_NULL (headcount)) {
-    if (!JSON_NODE_HOLDS_VALUE (headcount) || json_node_get_value_type (headcount) != G_TYPE_INT64 ||
-        json_node_get_int (headcount) < 0 || json_node_get_int (headcount) > HEADCOUNT_MAX) {
-      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
-                     "headcount must be a whole number from 0 to %d", HEADCOUNT_MAX);
-      return;
-    }
-    hb.headcount = json_node_get_int (headcount);
-  }
-
-  g_autoptr (KtViewpoint) viewpoint = NULL;
-  if (token != NULL || code != NULL) {
-    g_autoptr (GError) error = NULL;
-    KtStore *store = kt_app_store (app);
-    viewpoint = token ? kt_viewpoint_find_token (store, token, &error)
-                      : kt_viewpoint_find_code (store, code, &error);
-    if (viewpoint == NULL) {
-      if (g_error_matches (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND))
-        kt_http_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
-                       "unknown viewing point token or code");
-      else
-        kt_http_error_from_gerror (msg, error);
-      return;
-    }
-    if (viewpoint->disabled) {
-      kt_http_error (msg, SOUP_STATUS_FORBIDDEN, "disabled", "this viewing point is disabled");
-      return;
-    }
-    hb.viewpoint_id = viewpoint->id;
-    hb.name = viewpoint->name;
-  } else {
-    hb.viewer = viewer;
-    hb.name = name ? name : "";
-  }
-  KtChannel *channel = kt_app_find_channel (app, channel_id);
-  if (channel == NULL) {
-    kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no channel “%s”", channel_id);
+  KtHttpRefusal refusal = { 0 };
+  if (!beat_one (app, soup_server_message_get_remote_host (msg), json_node_get_object (root),
+                 &refusal)) {
+    kt_http_refuse (msg, &refusal);
     return;
   }
-  kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
-                                "no-store");
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  /* 200 with "{}" rather than 204: libsoup 3.2 ends a response without a
+   * Content-Length (which it never sends on a 204) by closing the
+   * connection, so every heartbeat would cost a new connection. */
+  g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+  kt_http_json (msg, SOUP_STATUS_OK, empty);
 }
 
 static double
@@ -149,14 +243,14 @@ round_to (double value, double unit)
   return (double) (gint64) (value / unit + 0.5) * unit; /* values are never negative */
 }
 
-static double
-minutes (gint64 us)
+double
+kt_http_minutes (gint64 us)
 {
   return round_to (us / 60e6, 0.1);
 }
 
-static const char *
-channel_name (KtApp *app, const char *id)
+const char *
+kt_http_channel_name (KtApp *app, const char *id)
 {
   KtChannel *channel = kt_app_find_channel (app, id);
   return channel ? kt_channel_name (channel) : id;
@@ -172,9 +266,15 @@ add_attendee (JsonBuilder *b, const KtAttendee *a, GTimeZone *tz)
   }
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, a->name);
+  json_builder_set_member_name (b, "township");
+  json_builder_add_string_value (b, a->township);
+  if (a->viewpoint_id == 0) {
+    json_builder_set_member_name (b, "phone");
+    json_builder_add_string_value (b, a->phone);
+    json_builder_set_member_name (b, "viewpoint");
+    json_builder_add_string_value (b, a->member_of);
+  }
   if (a->viewpoint_id > 0) {
-    json_builder_set_member_name (b, "township");
-    json_builder_add_string_value (b, a->township);
     json_builder_set_member_name (b, "headcount");
     if (a->headcount >= 0)
       json_builder_add_int_value (b, a->headcount);
@@ -182,7 +282,7 @@ add_attendee (JsonBuilder *b, const KtAttendee *a, GTimeZone *tz)
       json_builder_add_null_value (b);
   }
   json_builder_set_member_name (b, "minutes");
-  json_builder_add_double_value (b, minutes (a->watched_us));
+  json_builder_add_double_value (b, kt_http_minutes (a->watched_us));
   json_builder_set_member_name (b, "seconds");
   json_builder_add_int_value (b, a->watched_us / G_USEC_PER_SEC);
   json_builder_set_member_name (b, "share");
@@ -232,7 +332,7 @@ reply_lessons (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 fr
     json_builder_set_member_name (b, "channel");
     json_builder_add_string_value (b, r->channel);
     json_builder_set_member_name (b, "channel_name");
-    json_builder_add_string_value (b, channel_name (app, r->channel));
+    json_builder_add_string_value (b, kt_http_channel_name (app, r->channel));
     json_builder_set_member_name (b, "title");
     json_builder_add_string_value (b, r->title);
     json_builder_set_member_name (b, "teacher");
@@ -242,7 +342,7 @@ reply_lessons (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 fr
     add_group (b, "viewpoints", r->viewpoints, tz);
     add_group (b, "individuals", r->individuals, tz);
     json_builder_set_member_name (b, "minutes_watched");
-    json_builder_add_double_value (b, minutes (r->watched_us));
+    json_builder_add_double_value (b, kt_http_minutes (r->watched_us));
     json_builder_set_member_name (b, "people_reached");
     json_builder_add_int_value (b, r->people);
     json_builder_end_object (b);
@@ -251,6 +351,12 @@ reply_lessons (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 fr
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   kt_http_json (msg, SOUP_STATUS_OK, root);
+}
+
+GString *
+kt_http_csv_new (void)
+{
+  return g_string_new ("\xEF\xBB\xBF"); /* the BOM that tells Excel it is UTF-8 */
 }
 
 /* One CSV field, quoted when it must be. */
@@ -274,8 +380,8 @@ csv_field (GString *out, const char *text, gboolean last)
   g_string_append (out, last ? "\r\n" : ",");
 }
 
-static void
-csv_row (GString *out, const char *const *fields, guint n)
+void
+kt_http_csv_row (GString *out, const char *const *fields, guint n)
 {
   for (guint i = 0; i < n; i++)
     csv_field (out, fields[i], i == n - 1);
@@ -288,24 +394,25 @@ csv_attendee (GString *out, KtApp *app, const KtLessonReport *r, const KtAttende
   g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, kt_app_timezone (app));
   g_autofree char *start = g_date_time_format (local, "%Y-%m-%d %H:%M");
   g_autofree char *where = a->viewpoint_id > 0 ? g_strdup (a->name)
-                                               : g_strdup_printf ("%s（个人）", a->name);
-  g_autofree char *mins = g_strdup_printf ("%.1f", minutes (a->watched_us));
+                           : a->member_of[0] ? g_strdup_printf ("%s（个人，%s）", a->name, a->member_of)
+                                             : g_strdup_printf ("%s（个人）", a->name);
+  g_autofree char *mins = g_strdup_printf ("%.1f", kt_http_minutes (a->watched_us));
   g_autofree char *share = g_strdup_printf ("%.0f%%", round_to (a->share * 100, 1));
   g_autofree char *people = a->viewpoint_id == 0 ? g_strdup ("1")
                             : a->headcount >= 0  ? g_strdup_printf ("%" G_GINT64_FORMAT, a->headcount)
                                                  : g_strdup ("");
-  const char *fields[] = { r->title, channel_name (app, r->channel), start, where, a->township,
+  const char *fields[] = { r->title, kt_http_channel_name (app, r->channel), start, where, a->township,
                            mins, share, people, a->attended ? "是" : "否" };
-  csv_row (out, fields, G_N_ELEMENTS (fields));
+  kt_http_csv_row (out, fields, G_N_ELEMENTS (fields));
 }
 
 static void
 reply_csv (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 from)
 {
-  GString *out = g_string_new ("\xEF\xBB\xBF"); /* the BOM that tells Excel it is UTF-8 */
+  GString *out = kt_http_csv_new ();
   static const char *const header[] = { "课程", "频道", "开始时间", "收视点", "乡镇",
                                         "收看分钟", "占比", "到课人数", "是否到课" };
-  csv_row (out, header, G_N_ELEMENTS (header));
+  kt_http_csv_row (out, header, G_N_ELEMENTS (header));
   for (guint i = 0; i < lessons->len; i++) {
     const KtLessonReport *r = lessons->pdata[i];
     for (guint j = 0; j < r->viewpoints->len; j++)
@@ -313,52 +420,21 @@ reply_csv (KtApp *app, SoupServerMessage *msg, GPtrArray *lessons, gint64 from)
     for (guint j = 0; j < r->individuals->len; j++)
       csv_attendee (out, app, r, r->individuals->pdata[j]);
   }
+  kt_http_csv_reply (app, msg, out, "attendance", from);
+}
+
+void
+kt_http_csv_reply (KtApp *app, SoupServerMessage *msg, GString *csv, const char *name, gint64 from)
+{
   g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (from / G_USEC_PER_SEC);
   g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, kt_app_timezone (app));
   g_autofree char *day = g_date_time_format (local, "%Y-%m-%d");
   g_autofree char *disposition
-      = g_strdup_printf ("attachment; filename=\"attendance-%s.csv\"", day);
+      = g_strdup_printf ("attachment; filename=\"%s-%s.csv\"", name, day);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Content-Disposition", disposition);
-  g_autoptr (GBytes) bytes = g_string_free_to_bytes (out);
+  g_autoptr (GBytes) bytes = g_string_free_to_bytes (csv);
   kt_http_bytes (msg, bytes, "text/csv; charset=utf-8", "no-store");
-}
-
-static void
-reply_online (KtApp *app, SoupServerMessage *msg)
-{
-  gint64 now = kt_clock_now_us ();
-  GTimeZone *tz = kt_app_timezone (app);
-  g_autoptr (GPtrArray) online = kt_attendance_online (kt_app_attendance (app), now);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "viewpoints");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < online->len; i++) {
-    const KtOnline *o = online->pdata[i];
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "id");
-    json_builder_add_int_value (b, o->viewpoint_id);
-    json_builder_set_member_name (b, "name");
-    json_builder_add_string_value (b, o->name);
-    json_builder_set_member_name (b, "channel");
-    json_builder_add_string_value (b, o->channel);
-    json_builder_set_member_name (b, "lesson");
-    json_builder_add_string_value (b, o->lesson);
-    json_builder_set_member_name (b, "state");
-    json_builder_add_string_value (b, kt_play_state_to_string (o->state));
-    json_builder_set_member_name (b, "headcount");
-    if (o->headcount >= 0)
-      json_builder_add_int_value (b, o->headcount);
-    else
-      json_builder_add_null_value (b);
-    kt_http_add_time (b, "last_heard", o->last_us, tz);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
 void
@@ -366,8 +442,12 @@ kt_http_attendance_handle (KtApp *app, KtRequest *request)
 {
   SoupServerMessage *msg = request->msg;
   const char *what = request->n_parts == 1 ? request->parts[0] : "";
-  if (g_str_equal (what, "online")) {
-    reply_online (app, msg);
+  if (g_str_equal (what, "online") || g_str_equal (what, "online.csv")) {
+    kt_http_board_reply (app, msg, g_str_equal (what, "online.csv"));
+    return;
+  }
+  if (g_str_has_prefix (what, "viewpoints") || g_str_has_prefix (what, "months")) {
+    kt_http_summary_reply (app, msg, what);
     return;
   }
   gboolean csv = g_str_equal (what, "lessons.csv");

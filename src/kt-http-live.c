@@ -13,11 +13,23 @@
  *
  * Segment bytes come from the segment store (mapped files), so the handler
  * does no read on the main loop once a segment is warm.
+ *
+ * Players without JavaScript (VLC, a TV box given the kiosk playlist URL
+ * /live/<channel>/index.m3u8?token=…) send no heartbeats, so their playlist
+ * requests count instead: the master playlist copies its query string onto
+ * every variant URL, and each variant playlist request that carries a
+ * viewing point's token is a "playing" heartbeat for that room. A player
+ * reloads the live playlist every segment (2 s), so presence is as fine as
+ * heartbeats, and watched time is credited by kt-attendance's rules (the
+ * time since the previous beat, at most twice the heartbeat interval). A
+ * wrong or retired token is ignored here, never refused: the stream is
+ * public, only the counting needs the token.
  */
 #define G_LOG_DOMAIN "kt-http"
 
 #include "kt-http.h"
 #include "kt-clock.h"
+#include "kt-viewpoint.h"
 
 #define PLAYLIST_TYPE "application/vnd.apple.mpegurl"
 #define PLAYLIST_CACHE "public, max-age=1"
@@ -61,6 +73,26 @@ count_viewer (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
                           kt_clock_now_us ());
 }
 
+/* A variant playlist request with ?token= of an enabled viewing point is a
+ * heartbeat: the room is there and playing. */
+static void
+count_presence (KtApp *app, SoupServerMessage *msg, KtChannel *channel)
+{
+  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (q == NULL || strstr (q, "token=") == NULL || kt_app_attendance (app) == NULL)
+    return;
+  g_autoptr (GHashTable) query = g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL);
+  const char *token = query ? g_hash_table_lookup (query, "token") : NULL;
+  if (token == NULL)
+    return;
+  g_autoptr (KtViewpoint) v = kt_viewpoint_find_token (kt_app_store (app), token, NULL);
+  if (v == NULL || v->disabled)
+    return;
+  KtHeartbeat hb = { .viewpoint_id = v->id, .name = v->name, .state = KT_PLAY_PLAYING,
+                     .headcount = -1 };
+  kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
+}
+
 void
 kt_http_live_handle (KtApp *app, KtRequest *request)
 {
@@ -98,6 +130,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
     return;
   }
   count_viewer (app, msg, channel, rendition);
+  count_presence (app, msg, channel);
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
 

@@ -1,5 +1,5 @@
 /* kt-http-static: the web pages (web/ at /) and the npm packages they use
- * (/vendor/hls.min.js from node_modules).
+ * (/vendor/hls.min.js, qrcode.js and chart.umd.min.js from node_modules).
  *
  * Paths arrive as checked segments (kt-http refuses "..", encoded slashes and
  * the like). This file still resolves the result with realpath() and refuses
@@ -118,6 +118,8 @@ kt_http_vendor_handle (KtApp *app, KtRequest *request)
     const char *path; /* under node_modules */
   } vendor_files[] = {
     { "hls.min.js", "hls.js/dist/hls.min.js" },
+    { "qrcode.js", "qrcode-generator/dist/qrcode.js" },
+    { "chart.umd.min.js", "chart.js/dist/chart.umd.min.js" },
   };
   const char *root = kt_config_get_string (kt_app_config (app), "server", "node_modules_dir");
 

@@ -1,14 +1,16 @@
 /* kt-http-viewpoints: viewing points (收视点) for administrators.
  *
  *   GET   /api/viewpoints        {"viewpoints": [{id, name, township, contact, phone,
- *                                 seats, disabled, code, created}]}
- *   POST  /api/viewpoints        {"name", "township", "contact"?, "phone"?, "seats"?}
- *                                → 201 {"viewpoint", "token", "kiosk"}
+ *                                 seats, channel, disabled, code, created}]}
+ *   POST  /api/viewpoints        {"name", "township", "contact"?, "phone"?, "seats"?,
+ *                                 "channel"?} → 201 {"viewpoint", "token", "kiosk"}
  *   PATCH /api/viewpoints/<id>   any of those fields and "disabled" (true/false)
+ *   POST  /api/viewpoints/<id>/token  a new token → {"viewpoint", "token", "kiosk"}
  *
  * The token is in the answer to POST only: the database keeps its hash,
  * never the token, and no answer ever carries a hash. A lost token is
- * replaced with `ketang viewpoint token NAME`.
+ * replaced (here, or with `ketang viewpoint token NAME`); the old one stops
+ * working at once.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -31,6 +33,8 @@ add_viewpoint (JsonBuilder *b, const KtViewpoint *v, GTimeZone *tz)
   json_builder_add_string_value (b, v->phone);
   json_builder_set_member_name (b, "seats");
   json_builder_add_int_value (b, v->seats);
+  json_builder_set_member_name (b, "channel");
+  json_builder_add_string_value (b, v->channel);
   json_builder_set_member_name (b, "disabled");
   json_builder_add_boolean_value (b, v->disabled);
   json_builder_set_member_name (b, "code");
@@ -44,7 +48,7 @@ add_viewpoint (JsonBuilder *b, const KtViewpoint *v, GTimeZone *tz)
 static JsonParser *
 read_fields (SoupServerMessage *msg, KtViewpointFields *f)
 {
-  *f = (KtViewpointFields) { NULL, NULL, NULL, NULL, -1, -1 };
+  *f = (KtViewpointFields) { NULL, NULL, NULL, NULL, -1, -1, NULL };
   g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
@@ -56,8 +60,8 @@ read_fields (SoupServerMessage *msg, KtViewpointFields *f)
     return NULL;
   }
   JsonObject *o = json_node_get_object (json_parser_get_root (parser));
-  static const char *const texts[] = { "name", "township", "contact", "phone" };
-  const char **slots[] = { &f->name, &f->township, &f->contact, &f->phone };
+  static const char *const texts[] = { "name", "township", "contact", "phone", "channel" };
+  const char **slots[] = { &f->name, &f->township, &f->contact, &f->phone, &f->channel };
   g_autoptr (GList) members = json_object_get_members (o);
   for (GList *l = members; l; l = l->next) {
     const char *member = l->data;
@@ -95,7 +99,7 @@ reply_one (KtApp *app, SoupServerMessage *msg, guint status, const KtViewpoint *
   json_builder_set_member_name (b, "viewpoint");
   add_viewpoint (b, v, kt_app_timezone (app));
   if (token != NULL) {
-    g_autofree char *kiosk = g_strdup_printf ("/?kiosk=1&token=%s", token);
+    g_autofree char *kiosk = kt_viewpoint_kiosk_path (token, NULL);
     json_builder_set_member_name (b, "token");
     json_builder_add_string_value (b, token);
     json_builder_set_member_name (b, "kiosk");
@@ -161,8 +165,24 @@ kt_http_viewpoints_handle (KtApp *app, KtRequest *request)
       kt_http_error_from_gerror (msg, error);
     else
       reply_one (app, msg, SOUP_STATUS_OK, v, NULL);
+  } else if (request->n_parts == 2 && g_str_equal (request->parts[1], "token") &&
+             g_str_equal (method, "POST")) {
+    gint64 id;
+    g_autoptr (KtViewpoint) v = NULL;
+    g_autofree char *token = NULL;
+    if (g_ascii_string_to_signed (request->parts[0], 10, 1, G_MAXINT64, &id, NULL))
+      v = kt_viewpoint_find_id (kt_app_store (app), id, &error);
+    else
+      g_set_error (&error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND,
+                   "no such viewing point");
+    if (v != NULL)
+      token = kt_viewpoint_new_token (kt_app_store (app), v->name, &error);
+    if (token == NULL)
+      kt_http_error_from_gerror (msg, error);
+    else
+      reply_one (app, msg, SOUP_STATUS_OK, v, token);
   } else {
-    kt_http_error (msg, request->n_parts > 1 ? SOUP_STATUS_NOT_FOUND
+    kt_http_error (msg, request->n_parts > 2 ? SOUP_STATUS_NOT_FOUND
                                              : SOUP_STATUS_METHOD_NOT_ALLOWED,
                    "method-not-allowed", "%s is not allowed here", method);
   }

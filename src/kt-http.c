@@ -64,6 +64,7 @@ static const KtRoute kt_routes[] = {
   { "/api/library/", "GET HEAD PATCH DELETE", "teacher admin", kt_http_library_handle },
   { "/api/uploads/", "GET HEAD POST PATCH DELETE", "teacher admin", kt_http_uploads_handle },
   { "/api/heartbeat", "POST", "public", kt_http_heartbeat_handle }, /* checks its own token */
+  { "/api/kiosk", "GET HEAD", "public", kt_http_kiosk_handle },      /* checks its own token */
   { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
   { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
   { "/api/live/", "GET HEAD POST", "teacher admin", kt_http_publish_handle },

@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "kt-app.h"
+#include "kt-viewpoint.h"
 
 G_BEGIN_DECLS
 
@@ -90,11 +91,53 @@ void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
 void kt_http_attendance_handle (KtApp *app, KtRequest *request);
 void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
 void kt_http_publish_handle (KtApp *app, KtRequest *request);
+void kt_http_kiosk_handle (KtApp *app, KtRequest *request);
+
+/* The viewing point @token (or, when it is NULL, @code) names: the one
+ * place credentials of a room are checked, codes through the code guard.
+ * NULL with the answer given: 401 unknown, 403 disabled, 429 too many wrong
+ * codes (with Retry-After). (transfer full) */
+KtViewpoint *kt_http_find_viewpoint (KtApp *app, SoupServerMessage *msg, const char *token,
+                                     const char *code);
+/* Why a request (or one heartbeat of a batch) is refused: a status, an
+ * error code and a message for people. */
+typedef struct {
+  guint status;
+  const char *code;
+  char *message;        /* owned */
+  gint64 retry_after_s; /* > 0: a Retry-After to send */
+} KtHttpRefusal;
+/* Answer @msg with @refusal (and free its message). */
+void kt_http_refuse (SoupServerMessage *msg, KtHttpRefusal *refusal);
+/* kt_http_find_viewpoint for a client address, answering nothing: NULL
+ * with @refusal filled in. */
+KtViewpoint *kt_http_lookup_viewpoint (KtApp *app, const char *client, const char *token,
+                                       const char *code, KtHttpRefusal *refusal);
+/* Reports for Excel: a string with the UTF-8 byte-order mark; rows of
+ * fields quoted where needed (a field starting like a formula is made
+ * text); the answer as an attachment "<name>-<from's date>.csv". */
+GString *kt_http_csv_new (void);
+void kt_http_csv_row (GString *out, const char *const *fields, guint n);
+void kt_http_csv_reply (KtApp *app, SoupServerMessage *msg, GString *csv /* transfer full */,
+                        const char *name, gint64 from_us);
+/* Microseconds as minutes to a tenth. */
+double kt_http_minutes (gint64 us);
+/* A channel's name for reports; @id when there is no such channel now. */
+const char *kt_http_channel_name (KtApp *app, const char *id);
+/* kt-http-reports.c: the live board (/api/attendance/online[.csv]) and the
+ * reports over longer spans (viewpoints[.csv], months[.csv]). */
+void kt_http_board_reply (KtApp *app, SoupServerMessage *msg, gboolean csv);
+void kt_http_summary_reply (KtApp *app, SoupServerMessage *msg, const char *what);
+/* Six ASCII digits. */
+gboolean kt_http_code_well_formed (const char *code);
 
 /* ?from=&to= as ISO 8601 dates or date-times in the server's zone; the
  * default is today. FALSE with 400 answered on a bad or too long range. */
 gboolean kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *from,
                               gint64 *to);
+/* The same with a longest span of @max_days. */
+gboolean kt_http_parse_range_within (KtApp *app, SoupServerMessage *msg, gint64 now_us,
+                                     int max_days, gint64 *from, gint64 *to);
 
 /* The one error shape: {"error": {"code": "...", "message": "..."}}. */
 void kt_http_error (SoupServerMessage *msg, guint status, const char *code, const char *format,

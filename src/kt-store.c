@@ -152,6 +152,14 @@ static const char *const kt_store_migrations[] = {
   "  at_us INTEGER NOT NULL"
   ");"
   "CREATE INDEX live_events_at ON live_events (at_us);",
+  /* 7: what a viewing point's kiosk plays (its channel, so the room's TV
+   * follows a change made on the admin page), and who an individual at home
+   * is: a phone number, or the viewing point whose code they typed
+   * (member_of), so home learners count with their township. */
+  "ALTER TABLE viewpoints ADD COLUMN channel TEXT NOT NULL DEFAULT '1';"
+  "ALTER TABLE viewer_sessions ADD COLUMN viewer_phone TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE viewer_sessions ADD COLUMN member_of INTEGER"
+  "  REFERENCES viewpoints (id) ON DELETE SET NULL;",
 };
 
 struct _KtStore {

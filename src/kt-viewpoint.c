@@ -22,6 +22,7 @@
 #include "kt-viewpoint.h"
 #include "kt-auth.h"
 #include "kt-clock.h"
+#include "kt-timetable.h"
 
 #include <sodium.h>
 
@@ -32,7 +33,7 @@ G_DEFINE_QUARK (kt-viewpoint-error-quark, kt_viewpoint_error)
 #define SEATS_MAX 100000
 #define CODE_TRIES 50
 
-#define COLUMNS "id, name, township, contact, phone, seats, disabled, code, created_us"
+#define COLUMNS "id, name, township, contact, phone, seats, disabled, code, created_us, channel"
 
 void
 kt_viewpoint_free (KtViewpoint *viewpoint)
@@ -44,6 +45,7 @@ kt_viewpoint_free (KtViewpoint *viewpoint)
   g_free (viewpoint->contact);
   g_free (viewpoint->phone);
   g_free (viewpoint->code);
+  g_free (viewpoint->channel);
   g_free (viewpoint);
 }
 
@@ -68,6 +70,7 @@ from_row (sqlite3_stmt *stmt)
   v->disabled = sqlite3_column_int (stmt, 6) != 0;
   v->code = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
   v->created_us = sqlite3_column_int64 (stmt, 8);
+  v->channel = g_strdup ((const char *) sqlite3_column_text (stmt, 9));
   return v;
 }
 
@@ -182,6 +185,11 @@ check_fields (const KtViewpointFields *f, GError **error)
                  "seats must be from 0 to %d", SEATS_MAX);
     return FALSE;
   }
+  if (f->channel != NULL && !kt_channel_id_valid (f->channel)) {
+    g_set_error (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_INVALID,
+                 "a channel id is letters, digits, “-” and “_”");
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -228,7 +236,7 @@ kt_viewpoint_add (KtStore *store, const KtViewpointFields *fields, char **token,
   sqlite3_stmt *stmt = kt_store_prepare (
       store,
       "INSERT INTO viewpoints (name, township, contact, phone, seats, disabled, token_hash, "
-      "code, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "code, created_us, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       NULL);
   if (stmt == NULL) {
     store_error (store, error);
@@ -243,6 +251,7 @@ kt_viewpoint_add (KtStore *store, const KtViewpointFields *fields, char **token,
   sqlite3_bind_text (stmt, 7, hash, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 8, code, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 9, kt_clock_now_us ());
+  sqlite3_bind_text (stmt, 10, fields->channel ? fields->channel : "1", -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step (stmt);
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE) {
@@ -272,7 +281,8 @@ kt_viewpoint_update (KtStore *store, gint64 id, const KtViewpointFields *fields,
       "UPDATE viewpoints SET name = coalesce (?1, name), township = coalesce (?2, township),"
       " contact = coalesce (?3, contact), phone = coalesce (?4, phone),"
       " seats = CASE WHEN ?5 < 0 THEN seats ELSE ?5 END,"
-      " disabled = CASE WHEN ?6 < 0 THEN disabled ELSE ?6 END WHERE id = ?7",
+      " disabled = CASE WHEN ?6 < 0 THEN disabled ELSE ?6 END,"
+      " channel = coalesce (?8, channel) WHERE id = ?7",
       NULL);
   if (stmt == NULL) {
     store_error (store, error);
@@ -285,6 +295,8 @@ kt_viewpoint_update (KtStore *store, gint64 id, const KtViewpointFields *fields,
   sqlite3_bind_int64 (stmt, 5, fields->seats);
   sqlite3_bind_int (stmt, 6, fields->disabled);
   sqlite3_bind_int64 (stmt, 7, id);
+  if (fields->channel != NULL)
+    sqlite3_bind_text (stmt, 8, fields->channel, -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step (stmt);
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE) {
@@ -327,4 +339,11 @@ kt_viewpoint_new_token (KtStore *store, const char *name, GError **error)
   }
   g_info ("viewpoint token replaced name=%s", v->name);
   return clear;
+}
+
+char *
+kt_viewpoint_kiosk_path (const char *token, const char *code)
+{
+  return token ? g_strdup_printf ("/?kiosk=1&token=%s", token)
+               : g_strdup_printf ("/?kiosk=1&code=%s", code);
 }

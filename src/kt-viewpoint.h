@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 GQuark kt_viewpoint_error_quark (void);
 
 typedef enum {
-  KT_VIEWPOINT_ERROR_INVALID,   /* a bad name, township, phone or seat count */
+  KT_VIEWPOINT_ERROR_INVALID,   /* a bad name, township, phone, seat count or channel */
   KT_VIEWPOINT_ERROR_EXISTS,    /* the name is taken */
   KT_VIEWPOINT_ERROR_NOT_FOUND, /* no such viewing point (or token, or code) */
   KT_VIEWPOINT_ERROR_STORE,     /* the database failed */
@@ -24,6 +24,7 @@ typedef struct {
   char *contact;  /* "" when not given */
   char *phone;
   gint64 seats;   /* expected seats; 0 when not given */
+  char *channel;  /* the channel its kiosk plays */
   gboolean disabled;
   char *code;     /* the 6-digit short code */
   gint64 created_us;
@@ -42,6 +43,7 @@ typedef struct {
   const char *phone;
   gint64 seats;     /* -1: unchanged */
   int disabled;     /* -1: unchanged, 0, 1 */
+  const char *channel; /* NULL: unchanged (on add: "1") */
 } KtViewpointFields;
 
 /* Register a viewing point. *@token gets its access token in clear, this
@@ -53,6 +55,9 @@ KtViewpoint *kt_viewpoint_update (KtStore *store, gint64 id, const KtViewpointFi
                                   GError **error);
 /* A new token for @name; the old one stops working at once. */
 char *kt_viewpoint_new_token (KtStore *store, const char *name, GError **error);
+/* The kiosk URL path for @token or, when @token is NULL, for @code:
+ * "/?kiosk=1&token=…". (transfer full) */
+char *kt_viewpoint_kiosk_path (const char *token, const char *code);
 
 /* Lookups: NULL with KT_VIEWPOINT_ERROR_NOT_FOUND when there is none.
  * A disabled viewing point is found; callers decide what that means. */

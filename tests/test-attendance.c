@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "kt-clock.h"
+#include "kt-http.h"
 #include "kt-viewpoint.h"
 #include "test-utils.h"
 
@@ -41,6 +42,8 @@ clock_to (gint64 t)
   kt_clock_advance (t - kt_clock_now_us ());
 }
 
+static JsonObject *parse_object (KtTestResponse *r, JsonParser *parser);
+
 static guint
 beat (KtApp *app, const char *who, const char *state, int headcount)
 {
@@ -68,7 +71,7 @@ sql_int (KtApp *app, const char *sql)
 static char *
 add_viewpoint (KtApp *app, const char *name, const char *township, char **code)
 {
-  KtViewpointFields f = { name, township, NULL, NULL, 20, 0 };
+  KtViewpointFields f = { name, township, NULL, NULL, 20, 0, "7" };
   g_autoptr (GError) error = NULL;
   char *token = NULL;
   g_autoptr (KtViewpoint) v = kt_viewpoint_add (kt_app_store (app), &f, &token, &error);
@@ -130,17 +133,17 @@ test_lesson (void)
 
   for (int t = -20; t <= 1220; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, full, "playing", t < 600 ? 10 : 12), ==, 204);
+    g_assert_cmpuint (beat (app, full, "playing", t < 600 ? 10 : 12), ==, 200);
     if (t >= 600)
-      g_assert_cmpuint (beat (app, late, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, late, "playing", -1), ==, 200);
     g_assert_cmpuint (beat (app, pause, t >= 300 && t <= 520 ? "paused" : "playing",
-                            t == 0 ? 5 : -1), ==, 204);
+                            t == 0 ? 5 : -1), ==, 200);
     g_assert_cmpuint (beat (app, stall, t >= 100 && t <= 140 ? "stalled" : "playing", -1), ==,
-                      204);
+                      200);
     if (t <= 400)
-      g_assert_cmpuint (beat (app, closing, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, closing, "playing", -1), ==, 200);
     if (t >= 60)
-      g_assert_cmpuint (beat (app, home, "playing", -1), ==, 204);
+      g_assert_cmpuint (beat (app, home, "playing", -1), ==, 200);
     if (t == 480) {
       /* The tab closed at 09:06:40: after the timeout its session ended
        * then, written by a flush, with nothing more added. */
@@ -249,8 +252,11 @@ test_access (void)
   g_autofree char *dir = kt_test_mkdtemp ();
   kt_clock_set_fake (AT (60));
   KtApp *app = start_app (dir);
-  const char *paths[] = { "/api/attendance/lessons", "/api/attendance/lessons.csv",
-                          "/api/attendance/online", "/api/viewpoints" };
+  const char *paths[] = { "/api/attendance/lessons",    "/api/attendance/lessons.csv",
+                          "/api/attendance/online",     "/api/attendance/online.csv",
+                          "/api/attendance/viewpoints", "/api/attendance/viewpoints.csv",
+                          "/api/attendance/months",     "/api/attendance/months.csv",
+                          "/api/viewpoints" };
   g_auto (KtTestSession) teacher = { 0 }, room = { 0 }, admin = { 0 };
   kt_test_session_open (app, "wang", "teacher", &teacher);
   kt_test_session_open (app, "room", "viewpoint", &room);
@@ -285,14 +291,35 @@ test_access (void)
   g_assert_cmpuint (again->status, ==, 409);
 
   g_autofree char *good = g_strdup_printf ("\"token\": \"%s\"", token);
-  g_assert_cmpuint (beat (app, good, "playing", 3), ==, 204);
+  g_assert_cmpuint (beat (app, good, "playing", 3), ==, 200);
   g_assert_cmpuint (beat (app, "\"token\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", "playing", -1),
                     ==, 401);
   g_assert_cmpuint (beat (app, "\"token\": \"short\"", "playing", -1), ==, 401);
   g_assert_cmpuint (beat (app, good, "dancing", -1), ==, 400);
   g_assert_cmpuint (beat (app, "\"name\": \"nobody\"", "playing", -1), ==, 400);
   g_assert_cmpuint (beat (app, "\"viewer\": \"a b\"", "playing", -1), ==, 400);
-  g_assert_cmpuint (beat (app, good, "playing", -5), ==, 204); /* -5 leaves it out */
+  g_assert_cmpuint (beat (app, good, "playing", -5), ==, 200); /* -5 leaves it out */
+  /* A relay's batch: each heartbeat checked as if alone. */
+  g_autofree char *batch = g_strdup_printf (
+      "[{\"token\": \"%s\", \"channel\": \"7\", \"state\": \"playing\"},"
+      " {\"token\": \"%s\", \"channel\": \"7\", \"state\": \"dancing\"},"
+      " {\"token\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", \"channel\": \"7\", \"state\": \"playing\"},"
+      " 42]", token, token);
+  g_autoptr (KtTestResponse) batched
+      = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", batch);
+  g_assert_cmpuint (batched->status, ==, 200);
+  g_autoptr (JsonParser) bp = json_parser_new ();
+  JsonObject *answer = parse_object (batched, bp);
+  g_assert_cmpint (json_object_get_int_member (answer, "accepted"), ==, 1);
+  JsonArray *refused = json_object_get_array_member (answer, "refused");
+  g_assert_cmpuint (json_array_get_length (refused), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 0), "index"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 0), "status"), ==, 400);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 1), "status"), ==, 401);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (refused, 2), "index"), ==, 3);
+  g_autoptr (KtTestResponse) empty_batch
+      = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", "[]");
+  g_assert_cmpuint (empty_batch->status, ==, 400);
   g_autoptr (KtTestResponse) junk
       = kt_test_request_body (app, "POST", "/api/heartbeat", NULL, "application/json", "{nope");
   g_assert_cmpuint (junk->status, ==, 400);
@@ -349,12 +376,12 @@ test_cli_and_crash (void)
   g_autofree char *who = g_strdup_printf ("\"token\": \"%s\"", token);
   for (int t = 0; t <= 100; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, who, "playing", 7), ==, 204);
+    g_assert_cmpuint (beat (app, who, "playing", 7), ==, 200);
   }
   clock_to (AT (105)); /* a flush */
   g_assert_cmpint (sql_int (app, "SELECT watched_us FROM viewer_sessions"), ==, 100 * G_USEC_PER_SEC);
   clock_to (AT (120));
-  g_assert_cmpuint (beat (app, who, "playing", 8), ==, 204); /* never flushed */
+  g_assert_cmpuint (beat (app, who, "playing", 8), ==, 200); /* never flushed */
   kt_attendance_abandon (kt_app_attendance (app));           /* as if killed */
   kt_app_free (app);
 
@@ -368,12 +395,386 @@ test_cli_and_crash (void)
    * process earns nothing (it cannot know the state before). */
   for (int t = 140; t <= 180; t += 20) {
     clock_to (AT (t));
-    g_assert_cmpuint (beat (app, who, "playing", -1), ==, 204);
+    g_assert_cmpuint (beat (app, who, "playing", -1), ==, 200);
   }
   clock_to (AT (185));
   g_assert_cmpint (sql_int (app, "SELECT count(*) FROM viewer_sessions"), ==, 1);
   g_assert_cmpint (sql_int (app, "SELECT watched_us FROM viewer_sessions"), ==, 140 * G_USEC_PER_SEC);
   g_assert_cmpint (sql_int (app, "SELECT left_us FROM viewer_sessions"), ==, -1); /* open again */
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+static JsonObject *
+parse_object (KtTestResponse *r, JsonParser *parser)
+{
+  g_autofree char *text = kt_test_body_text (r);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static guint
+get_status (KtApp *app, const char *format, const char *value)
+{
+  g_autofree char *path = g_strdup_printf (format, value);
+  g_autoptr (KtTestResponse) r = kt_test_get (app, path);
+  return r->status;
+}
+
+/* A room's TV asks which channel it follows, by token or code, and learns
+ * nothing else; a new token from the admin API retires the old one; a token
+ * opens no other route. */
+static void
+test_kiosk (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (60));
+  KtApp *app = start_app (dir);
+  g_autofree char *code = NULL;
+  g_autofree char *token = add_viewpoint (app, "城关镇老年活动中心", "城关镇", &code);
+
+  g_autofree char *path = g_strdup_printf ("/api/kiosk?token=%s", token);
+  g_autoptr (KtTestResponse) r = kt_test_get (app, path);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *o = parse_object (r, p);
+  JsonObject *v = json_object_get_object_member (o, "viewpoint");
+  g_assert_cmpstr (json_object_get_string_member (v, "name"), ==, "城关镇老年活动中心");
+  g_assert_cmpstr (json_object_get_string_member (v, "channel"), ==, "7");
+  g_assert_cmpint (json_object_get_int_member (o, "heartbeat_seconds"), ==, 20);
+  g_assert_false (json_object_has_member (v, "code")); /* its own code is not a secret it needs */
+  g_assert_false (json_object_has_member (v, "phone"));
+  g_assert_cmpuint (get_status (app, "/api/kiosk?code=%s", code), ==, 200);
+  g_assert_cmpuint (get_status (app, "/api/kiosk?token=%s", "nope"), ==, 401);
+  g_autoptr (KtTestResponse) bare = kt_test_get (app, "/api/kiosk");
+  g_assert_cmpuint (bare->status, ==, 400);
+
+  /* The token is no login: every other route that is not public says 401. */
+  guint n_routes;
+  const KtRoute *routes = kt_http_routes (&n_routes);
+  for (guint i = 0; i < n_routes; i++) {
+    if (g_str_equal (routes[i].roles, "public"))
+      continue;
+    g_autofree char *with_token = g_strdup_printf ("%s?token=%s", routes[i].prefix, token);
+    const char *headers[] = { "Authorization", NULL, "X-Ketang-Token", token, NULL };
+    g_autofree char *bearer = g_strdup_printf ("Bearer %s", token);
+    headers[1] = bearer;
+    g_autofree char *method = g_strndup (routes[i].methods, strcspn (routes[i].methods, " "));
+    g_autoptr (KtTestResponse) denied = kt_test_request (app, method, with_token, headers);
+    if (denied->status != 401)
+      g_error ("%s with a viewing point's token answered %u", routes[i].prefix, denied->status);
+  }
+
+  /* A new token from the admin API: the old one stops working at once. */
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autoptr (KtTestResponse) list = kt_test_request_as (app, &admin, "GET", "/api/viewpoints", NULL, NULL);
+  g_autoptr (JsonParser) lp = json_parser_new ();
+  JsonArray *all = json_object_get_array_member (parse_object (list, lp), "viewpoints");
+  gint64 id = json_object_get_int_member (json_array_get_object_element (all, 0), "id");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (all, 0), "channel"),
+                   ==, "7");
+  g_autofree char *token_path = g_strdup_printf ("/api/viewpoints/%" G_GINT64_FORMAT "/token", id);
+  g_auto (KtTestSession) teacher = { 0 };
+  kt_test_session_open (app, "wang", "teacher", &teacher);
+  g_autoptr (KtTestResponse) t_new = kt_test_request_as (app, &teacher, "POST", token_path,
+                                                         "application/json", "{}");
+  g_assert_cmpuint (t_new->status, ==, 403);
+  g_autoptr (KtTestResponse) renewed = kt_test_request_as (app, &admin, "POST", token_path,
+                                                           "application/json", "{}");
+  g_assert_cmpuint (renewed->status, ==, 200);
+  g_autoptr (JsonParser) np = json_parser_new ();
+  const char *fresh = json_object_get_string_member (parse_object (renewed, np), "token");
+  g_assert_cmpstr (fresh, !=, token);
+  g_assert_cmpuint (get_status (app, "/api/kiosk?token=%s", token), ==, 401);
+  g_assert_cmpuint (get_status (app, "/api/kiosk?token=%s", fresh), ==, 200);
+
+  /* Moved to another channel on the admin page: the kiosk learns it. */
+  g_autofree char *patch_path = g_strdup_printf ("/api/viewpoints/%" G_GINT64_FORMAT, id);
+  g_autoptr (KtTestResponse) moved = kt_test_request_as (app, &admin, "PATCH", patch_path,
+                                                         "application/json", "{\"channel\": \"2\"}");
+  g_assert_cmpuint (moved->status, ==, 200);
+  g_autoptr (KtTestResponse) bad_channel = kt_test_request_as (
+      app, &admin, "PATCH", patch_path, "application/json", "{\"channel\": \"../x\"}");
+  g_assert_cmpuint (bad_channel->status, ==, 400);
+  g_autofree char *fresh_path = g_strdup_printf ("/api/kiosk?token=%s", fresh);
+  g_autoptr (KtTestResponse) again = kt_test_get (app, fresh_path);
+  g_autofree char *again_text = kt_test_body_text (again);
+  g_assert_nonnull (strstr (again_text, "\"channel\":\"2\""));
+
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+/* Guessing 6-digit codes: one address waits after 5 wrong ones, longer with
+ * each further one, and a right code then waits too; and a cap for
+ * everybody together. */
+static void
+test_code_guessing (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (60));
+  KtApp *app = start_app (dir);
+  g_autofree char *code = NULL;
+  g_autofree char *token = add_viewpoint (app, "活动中心", "城关镇", &code);
+  g_autofree char *wrong = g_strdup_printf ("%06d", (atoi (code) + 1) % 1000000);
+  g_autofree char *with_wrong = g_strdup_printf ("\"code\": \"%s\"", wrong);
+  g_autofree char *with_right = g_strdup_printf ("\"code\": \"%s\"", code);
+
+  for (int i = 0; i < 5; i++)
+    g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401);
+  g_autofree char *throttled_path = g_strdup_printf ("/api/kiosk?code=%s", code);
+  g_autoptr (KtTestResponse) throttled = kt_test_get (app, throttled_path);
+  g_assert_cmpuint (throttled->status, ==, 429); /* even the right one, now */
+  g_assert_cmpstr (soup_message_headers_get_one (throttled->headers, "Retry-After"), ==, "60");
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
+  /* Tokens are never throttled. */
+  g_autofree char *with_token = g_strdup_printf ("\"token\": \"%s\"", token);
+  g_assert_cmpuint (beat (app, with_token, "playing", -1), ==, 200);
+  clock_to (AT (121));
+  g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401); /* the 6th: 120 s now */
+  clock_to (AT (200));
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
+  clock_to (AT (242));
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200); /* clears the record */
+  g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401);
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200);
+  kt_app_free (app);
+
+  /* Everybody together: 3 wrong codes an hour, then nobody's code counts
+   * until the hour is over. */
+  const char *settings[] = { "attendance.code_failures_per_hour=3",
+                             "attendance.code_max_failures=100", NULL };
+  g_autofree char *schedules = g_build_filename (dir, "schedules", NULL);
+  g_autofree char *setting = g_strconcat ("server.schedules_dir=", schedules, NULL);
+  const char *all_settings[] = { settings[0], settings[1], setting, NULL };
+  kt_clock_set_fake (AT (60));
+  app = kt_test_app_start (dir, FALSE, all_settings);
+  g_test_expect_message ("kt-code-guard", G_LOG_LEVEL_WARNING, "too many wrong viewing point codes*");
+  for (int i = 0; i < 3; i++)
+    g_assert_cmpuint (beat (app, with_wrong, "playing", -1), ==, 401);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 429);
+  clock_to (AT (3600)); /* 10:00: a new hour */
+  g_assert_cmpuint (beat (app, with_right, "playing", -1), ==, 200);
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+/* People at home: by name and phone (one person on two devices counts
+ * once), or by their viewing point's code (then they are an individual of
+ * that room's township, not the room). */
+static void
+test_individuals (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (-20));
+  KtApp *app = start_app (dir);
+  g_autofree char *code = NULL;
+  g_autofree char *room = add_viewpoint (app, "河口活动室", "河口乡", &code);
+  g_autofree char *room_beat = g_strdup_printf ("\"token\": \"%s\"", room);
+  const char *phone_a = "\"viewer\": \"d1\", \"name\": \"王大爷\", \"phone\": \"138 0000-1234\"";
+  const char *phone_b = "\"viewer\": \"d2\", \"name\": \"王大爷\", \"phone\": \"13800001234\"";
+  g_autofree char *by_code
+      = g_strdup_printf ("\"viewer\": \"z9\", \"name\": \"张阿姨\", \"code\": \"%s\"", code);
+
+  g_assert_cmpuint (beat (app, "\"viewer\": \"q1\"", "playing", -1), ==, 400); /* who? */
+  g_assert_cmpuint (beat (app, "\"viewer\": \"q1\", \"name\": \"李\", \"phone\": \"abc\"",
+                          "playing", -1), ==, 400);
+  for (int t = 0; t <= 1200; t += 20) {
+    clock_to (AT (t));
+    g_assert_cmpuint (beat (app, room_beat, "playing", 8), ==, 200);
+    /* The phone on the first half, the tablet on the second. */
+    g_assert_cmpuint (beat (app, t < 600 ? phone_a : phone_b, "playing", -1), ==, 200);
+    g_assert_cmpuint (beat (app, by_code, "playing", 30), ==, 200); /* its headcount is ignored */
+  }
+  clock_to (AT (1300));
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autoptr (KtTestResponse) r = kt_test_request_as (
+      app, &admin, "GET", "/api/attendance/lessons?from=2026-12-01&to=2026-12-02", NULL, NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *l = json_array_get_object_element (
+      json_object_get_array_member (parse_object (r, p), "lessons"), 0);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (l, "viewpoints"), "count"),
+                   ==, 1);
+  JsonObject *ind = json_object_get_object_member (l, "individuals");
+  g_assert_cmpint (json_object_get_int_member (ind, "count"), ==, 2);
+  JsonArray *people = json_object_get_array_member (ind, "list");
+  JsonObject *wang = find_named (people, "王大爷");
+  g_assert_cmpstr (json_object_get_string_member (wang, "phone"), ==, "13800001234");
+  /* One person: the switch of device at 09:10 loses nothing. */
+  g_assert_cmpint (json_object_get_int_member (wang, "seconds"), ==, 1200);
+  JsonObject *zhang = find_named (people, "张阿姨");
+  g_assert_cmpstr (json_object_get_string_member (zhang, "township"), ==, "河口乡");
+  g_assert_cmpstr (json_object_get_string_member (zhang, "viewpoint"), ==, "河口活动室");
+  g_assert_cmpint (json_object_get_int_member (zhang, "seconds"), ==, 1200);
+  g_assert_cmpint (json_object_get_int_member (l, "people_reached"), ==, 8 + 2);
+
+  g_autoptr (KtTestResponse) csv = kt_test_request_as (
+      app, &admin, "GET", "/api/attendance/lessons.csv?from=2026-12-01&to=2026-12-02", NULL, NULL);
+  g_autofree char *csv_text = kt_test_body_text (csv);
+  g_assert_nonnull (strstr (csv_text, "\r\n书法,测试频道,2026-12-01 09:00,张阿姨（个人，河口活动室）,河口乡,20.0,100%,1,是\r\n"));
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+static JsonObject *
+admin_get (KtApp *app, const KtTestSession *admin, const char *path, JsonParser *parser)
+{
+  g_autoptr (KtTestResponse) r = kt_test_request_as (app, admin, "GET", path, NULL, NULL);
+  if (r->status != 200)
+    g_error ("%s answered %u", path, r->status);
+  return parse_object (r, parser);
+}
+
+static char *
+admin_csv (KtApp *app, const KtTestSession *admin, const char *path)
+{
+  g_autoptr (KtTestResponse) r = kt_test_request_as (app, admin, "GET", path, NULL, NULL);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (r->headers, NULL), ==, "text/csv");
+  char *text = kt_test_body_text (r);
+  g_assert_true (g_str_has_prefix (text, "\xEF\xBB\xBF"));
+  return text;
+}
+
+/* The live board with who is missing while the lesson runs; per viewing
+ * point over a month; per month per channel and per township; their CSV. */
+static void
+test_reports (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (-20));
+  KtApp *app = start_app (dir);
+  g_autofree char *code_b = NULL;
+  g_autofree char *a = add_viewpoint (app, "城关活动中心", "城关镇", NULL);
+  g_autofree char *b = add_viewpoint (app, "河口活动室", "河口乡", &code_b);
+  g_autofree char *c = add_viewpoint (app, "河口村部", "河口乡", NULL);
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autoptr (JsonParser) lp = json_parser_new ();
+  JsonArray *all = json_object_get_array_member (admin_get (app, &admin, "/api/viewpoints", lp),
+                                                 "viewpoints");
+  gint64 c_id = json_object_get_int_member (find_named (all, "河口村部"), "id");
+  g_autofree char *c_path = g_strdup_printf ("/api/viewpoints/%" G_GINT64_FORMAT, c_id);
+  g_autoptr (KtTestResponse) off = kt_test_request_as (app, &admin, "PATCH", c_path,
+                                                       "application/json", "{\"disabled\": true}");
+  g_assert_cmpuint (off->status, ==, 200);
+
+  g_autofree char *room = g_strdup_printf ("\"token\": \"%s\"", a);
+  const char *li = "\"viewer\": \"l1\", \"name\": \"李\", \"phone\": \"13900000000\"";
+  g_autofree char *zhang = g_strdup_printf ("\"viewer\": \"z1\", \"name\": \"张\", \"code\": \"%s\"", code_b);
+  for (int t = -20; t <= 1220; t += 20) {
+    clock_to (AT (t));
+    g_assert_cmpuint (beat (app, room, t < 300 ? "playing" : t < 320 ? "stalled" : "playing", 10), ==, 200);
+    g_assert_cmpuint (beat (app, li, "playing", -1), ==, 200);
+    g_assert_cmpuint (beat (app, zhang, "playing", -1), ==, 200);
+    if (t == 300) {
+      g_autoptr (JsonParser) bp = json_parser_new ();
+      JsonObject *board = admin_get (app, &admin, "/api/attendance/online", bp);
+      JsonArray *on = json_object_get_array_member (board, "viewpoints");
+      g_assert_cmpuint (json_array_get_length (on), ==, 1);
+      JsonObject *o = json_array_get_object_element (on, 0);
+      g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "stalled");
+      g_assert_cmpstr (json_object_get_string_member (o, "township"), ==, "城关镇");
+      JsonArray *missing = json_object_get_array_member (board, "missing");
+      g_assert_cmpuint (json_array_get_length (missing), ==, 1); /* not the disabled 河口村部 */
+      JsonObject *m = json_array_get_object_element (missing, 0);
+      g_assert_cmpstr (json_object_get_string_member (m, "name"), ==, "河口活动室");
+      g_assert_cmpstr (json_object_get_string_member (m, "lesson"), ==, "书法");
+      g_assert_cmpint (json_object_get_int_member (board, "individuals_online"), ==, 2);
+      g_autofree char *csv = admin_csv (app, &admin, "/api/attendance/online.csv");
+      g_assert_nonnull (strstr (csv, "收视点,乡镇,频道,课程,状态,到课人数,最后收到\r\n"));
+      g_assert_nonnull (strstr (csv, "\r\n城关活动中心,城关镇,测试频道,书法,卡顿,10,2026-12-01 09:05:00\r\n"));
+      g_assert_nonnull (strstr (csv, "\r\n河口活动室,河口乡,测试频道,书法,未上线,,\r\n"));
+    }
+  }
+  clock_to (AT (1400));
+  g_autoptr (JsonParser) board_after = json_parser_new ();
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                        admin_get (app, &admin, "/api/attendance/online", board_after), "missing")),
+                    ==, 0); /* the lesson is over: nobody is expected */
+
+  g_autoptr (JsonParser) vp = json_parser_new ();
+  JsonArray *rooms = json_object_get_array_member (
+      admin_get (app, &admin, "/api/attendance/viewpoints?from=2026-12-01&to=2027-01-01", vp),
+      "viewpoints");
+  g_assert_cmpuint (json_array_get_length (rooms), ==, 3);
+  JsonObject *ra = find_named (rooms, "城关活动中心");
+  g_assert_cmpint (json_object_get_int_member (ra, "lessons"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (ra, "attended"), ==, 1);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (ra, "minutes"), 19.3, 1e-9);
+  g_assert_cmpint (json_object_get_int_member (ra, "people_reached"), ==, 10);
+  g_assert_cmpint (json_object_get_int_member (find_named (rooms, "河口活动室"), "lessons"), ==, 0);
+  g_assert_true (json_object_get_boolean_member (find_named (rooms, "河口村部"), "disabled"));
+  g_autofree char *vp_csv
+      = admin_csv (app, &admin, "/api/attendance/viewpoints.csv?from=2026-12-01&to=2027-01-01");
+  g_assert_nonnull (strstr (vp_csv, "收视点,乡镇,频道,状态,收看课次,到课课次,收看分钟,到课人次\r\n"));
+  g_assert_nonnull (strstr (vp_csv, "\r\n城关活动中心,城关镇,测试频道,使用中,1,1,19.3,10\r\n"));
+  g_assert_nonnull (strstr (vp_csv, "\r\n河口村部,河口乡,测试频道,已停用,0,0,0.0,0\r\n"));
+
+  g_autoptr (JsonParser) mp = json_parser_new ();
+  JsonArray *months = json_object_get_array_member (
+      admin_get (app, &admin, "/api/attendance/months?from=2026-11-01&to=2027-01-01", mp), "months");
+  g_assert_cmpuint (json_array_get_length (months), ==, 2);
+  JsonObject *nov = json_array_get_object_element (months, 0);
+  g_assert_cmpstr (json_object_get_string_member (nov, "month"), ==, "2026-11");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (nov, "channels")), ==, 0);
+  JsonObject *dec = json_array_get_object_element (months, 1);
+  JsonObject *ch = json_array_get_object_element (json_object_get_array_member (dec, "channels"), 0);
+  g_assert_cmpstr (json_object_get_string_member (ch, "channel"), ==, "7");
+  g_assert_cmpint (json_object_get_int_member (ch, "lessons"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (ch, "viewpoints"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (ch, "individuals"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (ch, "people_reached"), ==, 12);
+  JsonArray *towns = json_object_get_array_member (dec, "townships");
+  g_assert_cmpuint (json_array_get_length (towns), ==, 3);
+  g_autofree char *m_csv
+      = admin_csv (app, &admin, "/api/attendance/months.csv?from=2026-11-01&to=2027-01-01");
+  g_assert_nonnull (strstr (m_csv, "月份,类别,名称,课次,收视点场次,在家个人,到课人次,收看分钟\r\n"));
+  g_assert_nonnull (strstr (m_csv, "\r\n2026-12,频道,测试频道,1,1,2,12,"));
+  g_assert_nonnull (strstr (m_csv, "\r\n2026-12,乡镇,河口乡,1,0,1,1,"));
+  g_assert_nonnull (strstr (m_csv, "\r\n2026-12,乡镇,个人（未归属乡镇）,1,0,1,1,"));
+
+  g_autoptr (KtTestResponse) too_long = kt_test_request_as (
+      app, &admin, "GET", "/api/attendance/months?from=2026-01-01&to=2027-06-01", NULL, NULL);
+  g_assert_cmpuint (too_long->status, ==, 400);
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+/* A player without JavaScript given the kiosk playlist URL: the token in the
+ * master playlist's URL is on every variant URL, and each variant playlist
+ * request counts as a "playing" heartbeat of that room. A wrong token still
+ * gets the stream, uncounted. */
+static void
+test_playlist_presence (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (0));
+  KtApp *app = start_app (dir);
+  kt_test_wait_on_air (app, "7"); /* the card that says the lesson's item is missing */
+  g_autofree char *token = add_viewpoint (app, "电视盒子", "城关镇", NULL);
+  g_autofree char *master_path = g_strdup_printf ("/live/7/index.m3u8?token=%s", token);
+  g_autoptr (KtTestResponse) master = kt_test_get (app, master_path);
+  g_assert_cmpuint (master->status, ==, 200);
+  g_autofree char *master_text = kt_test_body_text (master);
+  g_autofree char *variant = g_strdup_printf ("360p/index.m3u8?token=%s\n", token);
+  g_assert_nonnull (strstr (master_text, variant));
+
+  g_autofree char *variant_path = g_strdup_printf ("/live/7/360p/index.m3u8?token=%s", token);
+  for (int t = 0; t <= 120; t += 2) { /* 09:00:00 to 09:02:00, every segment */
+    clock_to (AT (t));
+    g_autoptr (KtTestResponse) r = kt_test_get (app, variant_path);
+    g_assert_cmpuint (r->status, ==, 200);
+    g_autoptr (KtTestResponse) stranger = kt_test_get (app, "/live/7/360p/index.m3u8?token=x");
+    g_assert_cmpuint (stranger->status, ==, 200);
+  }
+  clock_to (AT (200)); /* silent since 09:02: timed out and flushed */
+  g_assert_cmpint (sql_int (app, "SELECT count(*) FROM viewer_sessions"), ==, 1);
+  g_assert_cmpint (sql_int (app, "SELECT watched_us FROM viewer_sessions"), ==, 120 * G_USEC_PER_SEC);
+  g_assert_cmpint (sql_int (app, "SELECT left_us FROM viewer_sessions"), ==, AT (120));
   kt_app_free (app);
   kt_test_rmtree (dir);
 }
@@ -386,5 +787,10 @@ main (int argc, char **argv)
   g_test_add_func ("/attendance/lesson", test_lesson);
   g_test_add_func ("/attendance/access", test_access);
   g_test_add_func ("/attendance/cli-and-crash", test_cli_and_crash);
+  g_test_add_func ("/attendance/kiosk", test_kiosk);
+  g_test_add_func ("/attendance/code-guessing", test_code_guessing);
+  g_test_add_func ("/attendance/playlist-presence", test_playlist_presence);
+  g_test_add_func ("/attendance/individuals", test_individuals);
+  g_test_add_func ("/attendance/reports", test_reports);
   return g_test_run ();
 }

@@ -268,6 +268,9 @@
   var S = {
     lang: pickLang(params.lang) || pickLang(storageGet('ketang.lang')) || 'zh-CN',
     kiosk: params.kiosk === '1' || params.kiosk === 'true',
+    // A viewing point's kiosk waits for attend.js to say which channel the
+    // room follows (api.tune) instead of starting on the default one.
+    tuneHeld: (params.kiosk === '1' || params.kiosk === 'true') && !!(params.token || params.code),
     preferredChannel: params.channel || '1',
     audioOnly: params.audio === '1' || (params.audio !== '0' && storageGet('ketang.audioOnly') === '1'),
 
@@ -752,7 +755,7 @@
       if (err || !data || !isArray(data.channels)) {
         S.apiFailures++;
         pushCapped(api.warnings, 'api: ' + (err ? err.code + ' ' + err.message : 'bad response'));
-        if (S.channelId === null) {
+        if (S.channelId === null && !S.tuneHeld) {
           // No channel list yet: try the preferred channel's stream anyway,
           // the playlists may well work even if the API does not.
           selectChannel(S.preferredChannel, false);
@@ -775,7 +778,9 @@
       }
       S.channelsLoaded = true;
 
-      if (S.channelId === null) {
+      if (S.channelId === null && S.tuneHeld) {
+        setState('loading');
+      } else if (S.channelId === null) {
         var initial = findChannel(S.preferredChannel) || S.channels[0];
         if (initial) {
           selectChannel(String(initial.id), false);
@@ -1533,6 +1538,15 @@
   // Public API (tests, kiosk tooling, debugging from the console).
   api.selectChannel = function (id) {
     selectChannel(String(id), true);
+  };
+  // Tune without a tap (a kiosk following its room's channel): the
+  // channel is kept playing across lessons, and a change of channel
+  // restarts playback only when it is a different one.
+  api.tune = function (id) {
+    S.tuneHeld = false;
+    if (String(id) !== String(S.channelId) || !S.wantPlay) {
+      selectChannel(String(id), false);
+    }
   };
   api.setLanguage = setLanguage;
   api.setAudioOnly = setAudioOnly;
