@@ -23,17 +23,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { json, launchChromium, sleep, startServer, tap, until } from './lib.mjs';
+import { icsTime, json, launchChromium, sleep, startServer, tap, until } from './lib.mjs';
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
 const { ok, diag, end } = tap();
 let server = null;
 let browser = null;
 const schedules = fs.mkdtempSync(path.join(os.tmpdir(), 'ketang-boundary-schedules-'));
-
-function icsTime(ms) {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
 
 try {
   server = await startServer(bin, { KETANG_DEMO_SECONDS: '12', KETANG_SERVER_SCHEDULES_DIR: schedules },
@@ -64,8 +60,17 @@ try {
   }, 60_000);
   ok(true, 'the schedule file is picked up and channel 9 airs');
 
+  // The slates for the gaps are rendered now; let that finish first, so the
+  // browser is measured against the channel, not against the encoder.
+  let idle = 0;
+  await until('the slates to be made', async () => {
+    const text = await (await fetch(`${base}metrics`)).text();
+    idle = /ketang_normalization_jobs\{state="running"\} 0\b/.test(text) ? idle + 1 : 0;
+    return idle >= 4;
+  }, 90_000);
+
   browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = await browser.newPage({ viewport: { width: 960, height: 600 } });
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   await page.goto(`${base}?channel=9`);
