@@ -25,7 +25,10 @@
 #include "kt-build-config.h"
 #include "kt-clock.h"
 #include "kt-http.h"
+#include "kt-live.h"
 #include "kt-metrics.h"
+
+#include <glib/gstdio.h>
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -75,10 +78,44 @@ write_channels (KtApp *app, GString *out, gint64 now_us)
                          kt_channel_id (channel), "state", kt_channel_state_name (states[s]),
                          NULL);
   }
+}
+
+/* Live talks (kt-live): whether each is on air from its speaker now, how
+ * many segments it aired, and the bit rate of its last 720p segment — what
+ * the ladder made of the input, which is what viewers get. */
+static void
+write_live (KtApp *app, GString *out)
+{
+  KtLive *live = kt_app_live (app);
+  g_autoptr (GArray) talks = live ? kt_live_talks (live) : NULL;
   kt_metrics_family (out, "ketang_live_input_up", "gauge",
-                     "1 while a live input receives media (no live inputs in this build yet)");
+                     "1 while a live talk's speaker is connected and on air, else 0");
+  for (guint i = 0; talks && i < talks->len; i++) {
+    const KtLiveTalkInfo *t = &g_array_index (talks, KtLiveTalkInfo, i);
+    kt_metrics_sample (out, "ketang_live_input_up", t->state == KT_LIVE_TALK_LIVE, "input",
+                       t->input, "channel", t->channel, NULL);
+  }
+  kt_metrics_family (out, "ketang_live_input_segments_total", "counter",
+                     "Segments a live talk aired (and recorded)");
+  for (guint i = 0; talks && i < talks->len; i++) {
+    const KtLiveTalkInfo *t = &g_array_index (talks, KtLiveTalkInfo, i);
+    kt_metrics_sample (out, "ketang_live_input_segments_total", t->segments, "input", t->input,
+                       "channel", t->channel, NULL);
+  }
   kt_metrics_family (out, "ketang_live_input_bitrate_bits", "gauge",
-                     "Bits per second a live input receives (no live inputs in this build yet)");
+                     "Bits per second of a live talk's last 720p segment");
+  for (guint i = 0; talks && i < talks->len; i++) {
+    const KtLiveTalkInfo *t = &g_array_index (talks, KtLiveTalkInfo, i);
+    if (t->item_id == NULL || t->segments == 0)
+      continue;
+    g_autofree char *path = kt_library_segment_path (kt_app_library (app), t->item_id,
+                                                     kt_rendition_find ("720p"), t->segments - 1);
+    GStatBuf st;
+    if (g_stat (path, &st) == 0)
+      kt_metrics_sample (out, "ketang_live_input_bitrate_bits",
+                         (double) st.st_size * 8 * G_USEC_PER_SEC / KT_SEGMENT_US, "input",
+                         t->input, "channel", t->channel, NULL);
+  }
 }
 
 static void
@@ -164,6 +201,7 @@ kt_http_metrics_handle (KtApp *app, KtRequest *request)
   kt_metrics_sample (out, "ketang_build_info", 1, "version", KT_VERSION, NULL);
   kt_metrics_write (kt_app_metrics (app), out, now);
   write_channels (app, out, now);
+  write_live (app, out);
   write_library (app, out);
   write_storage (app, out);
 

@@ -289,6 +289,14 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (decoded.video_frames, ==, 50);
   g_assert_cmpuint (decoded.audio_buffers, >, 0);
   kt_test_decoded_clear (&decoded);
+  /* /metrics says so too, with the bit rate viewers get. */
+  g_autoptr (KtTestResponse) live_metrics = kt_test_get (f->app, "/metrics");
+  g_autofree char *live_scrape = kt_test_body_text (live_metrics);
+  g_assert_cmpfloat (kt_test_metric (live_scrape,
+                                     "ketang_live_input_up{input=\"talk-a\",channel=\"9\"}"), ==, 1);
+  g_assert_cmpfloat (kt_test_metric (live_scrape,
+                                     "ketang_live_input_bitrate_bits{input=\"talk-a\",channel=\"9\"}"),
+                     >, 100000);
 
   /* A second publisher, even with the right key, is refused while the
    * first one is on air; the talk goes on. */
@@ -301,6 +309,10 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
    * "信号中断" slate (a card of its own), the numbering running on. */
   g_assert_cmpint (wait_exit (f, first, 20), ==, 0);
   g_assert_true (follow_until (f, newest_is_slate, NULL, 8));
+  g_autoptr (KtTestResponse) cut_metrics = kt_test_get (f->app, "/metrics");
+  g_autofree char *cut_scrape = kt_test_body_text (cut_metrics);
+  g_assert_cmpfloat (kt_test_metric (cut_scrape,
+                                     "ketang_live_input_up{input=\"talk-a\",channel=\"9\"}"), ==, 0);
   g_autoptr (KtTestResponse) cut = kt_test_get (f->app, "/live/9/720p/index.m3u8");
   g_autofree char *cut_text = kt_test_body_text (cut);
   g_auto (KtTestPlaylist) window = { 0 };
