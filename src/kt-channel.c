@@ -12,7 +12,16 @@
  *  - EXT-X-PROGRAM-DATE-TIME of slot k is k·2 s;
  *  - EXT-X-DISCONTINUITY precedes a slot where an item (or a slate's loop)
  *    begins, and the discontinuity sequence of slot k counts such boundaries
- *    in slots 1..k.
+ *    in the slots after KT_DISCONTINUITY_EPOCH_SLOT (2026-01-01) up to k.
+ *
+ * Why an epoch of its own: hls.js keeps its timestamp offsets in an array
+ * indexed by discontinuity number and walks it from index 0 at every
+ * playlist load (1.7.4's stream controller, initPTS.some(...)). Counted from
+ * 1970, a channel's slates (a boundary every card, every 10 s) put that
+ * number near 180 million, and each reload blocked the page for a second or
+ * more: pictures froze at every lesson change on a fast PC, and an old TV
+ * box could not play at all. From 2026 on the number grows by about 8,000 a
+ * day on a channel that is mostly slate, which costs a player microseconds.
  *
  * A timetable channel turns its lessons into runs covering all slots from 0
  * on: a lesson's item from the lesson's start slot (a viewer tuning in at
@@ -48,6 +57,9 @@
 #include "kt-channel.h"
 
 #define INFINITE_SLOT G_MAXINT64
+/* Boundaries are counted from here: 2026-01-01T00:00:00Z (see above). A
+ * constant, so the numbers stay the same across restarts. */
+#define KT_DISCONTINUITY_EPOCH_SLOT G_GINT64_CONSTANT (883612800)
 /* Slates are looked up for the runs around now: back over a live window,
  * and ahead over the next few cards (each card is made once, in a second or
  * two, and refresh runs every few seconds). */
@@ -84,7 +96,8 @@ typedef struct {
   int lesson;             /* lesson index (ITEM, MISSING, LIVE) or -1 */
   int next;               /* GAP: the next lesson's index, or -1 */
   char *item_id;          /* what fills it; NULL while a slate is not ready */
-  guint64 dseq_at_start;  /* boundaries in slots 1..start */
+  gint64 dseq_at_start;   /* boundaries in slots (epoch, start]; below 0 when
+                           * the run began before the epoch (see slot_info) */
 } KtRun;
 
 typedef struct {
@@ -265,17 +278,27 @@ add_run (GArray *runs, gint64 start, gint64 end, KtRunKind kind, int lesson, int
   g_array_append_val (runs, run);
 }
 
+/* Each run's count of boundaries after the epoch up to its start, such that
+ * slot_info's dseq_at_start + into / loop counts them in (epoch, slot]. */
 static void
 count_boundaries (GArray *runs)
 {
-  guint64 d = 0;
+  const gint64 epoch = KT_DISCONTINUITY_EPOCH_SLOT;
+  gint64 d = 0;
   for (guint i = 0; i < runs->len; i++) {
     KtRun *r = &g_array_index (runs, KtRun, i);
-    if (r->start > 0)
+    if (r->start > epoch)
       d++;
-    r->dseq_at_start = d;
-    if (r->loop > 0 && r->end != INFINITE_SLOT)
-      d += (r->end - r->start - 1) / r->loop;
+    /* A slate loop that began before the epoch: its loops before it do not
+     * count, so start lower by their number. */
+    gint64 before = r->loop > 0 && r->start <= epoch ? (epoch - r->start) / r->loop : 0;
+    r->dseq_at_start = d - before;
+    if (r->loop > 0 && r->end != INFINITE_SLOT) {
+      gint64 last = (r->end - r->start - 1) / r->loop; /* loop starts j = 1 … last */
+      gint64 first = r->start > epoch ? 1 : before + 1;
+      if (last >= first)
+        d += last - first + 1;
+    }
   }
 }
 
@@ -537,7 +560,7 @@ typedef struct {
   const char *item_id;
   guint segment;
   gboolean boundary;
-  guint64 dseq;
+  guint64 dseq; /* boundaries in slots (epoch, slot]; 0 before the epoch */
 } KtSlotInfo;
 
 static gboolean
@@ -548,7 +571,7 @@ slot_info (KtChannel *channel, gint64 slot, KtSlotInfo *info)
     info->item_id = channel->loop_item.item_id;
     info->segment = slot % n;
     info->boundary = slot > 0 && slot % n == 0;
-    info->dseq = slot / n;
+    info->dseq = MAX (slot / n - KT_DISCONTINUITY_EPOCH_SLOT / n, 0);
     return TRUE;
   }
   if (channel->mode != MODE_TIMETABLE)
@@ -558,7 +581,7 @@ slot_info (KtChannel *channel, gint64 slot, KtSlotInfo *info)
   info->item_id = run->item_id;
   info->segment = run->loop ? into % run->loop : run->offset + into;
   info->boundary = slot > 0 && (into == 0 || (run->loop && into % run->loop == 0));
-  info->dseq = run->dseq_at_start + (run->loop ? into / run->loop : 0);
+  info->dseq = MAX (run->dseq_at_start + (run->loop ? into / run->loop : 0), 0);
   return info->item_id != NULL;
 }
 
@@ -689,7 +712,7 @@ build_playlist (KtChannel *channel, const KtRendition *rendition, gint64 newest,
   for (gint64 slot = first; slot <= newest; slot++) {
     slot_info (channel, slot, &info);
     if (slot == first)
-      playlist->discontinuity_sequence = info.dseq - (info.boundary ? 1 : 0);
+      playlist->discontinuity_sequence = info.dseq - (info.boundary && info.dseq > 0 ? 1 : 0);
     char *uri = g_strdup_printf ("/media/%s/%s/%u.ts", info.item_id, rendition->name,
                                  info.segment);
     kt_hls_playlist_add (playlist, uri, KT_SEGMENT_US, slot * KT_SEGMENT_US, info.boundary);

@@ -36,12 +36,16 @@ test_window_follows_clock (void)
   g_assert_null (kt_channel_playlist (ch, r, 0, 4)); /* off air */
   kt_channel_set_loop (ch, item);
 
-  /* 1,000,000,003 s is slot 500000001, segment 1 of its loop. */
-  kt_clock_set_fake (G_GINT64_CONSTANT (1000000003) * KT_USEC_PER_SEC);
+  /* 1,800,000,003 s (January 2027) is slot 900000001, segment 1 of its
+   * loop. */
+  kt_clock_set_fake (G_GINT64_CONSTANT (1800000003) * KT_USEC_PER_SEC);
   g_autoptr (GBytes) a = kt_channel_playlist (ch, r, kt_clock_now_us (), 4);
   KtTestPlaylist pa;
   parse (a, &pa);
-  g_assert_cmpuint (pa.msn, ==, 500000001 - 3);
+  g_assert_cmpuint (pa.msn, ==, 900000001 - 3);
+  /* Discontinuities are counted from 2026 on (kt-channel.c says why):
+   * loops of 5 slots begun since slot 883612800, less the one in view. */
+  g_assert_cmpuint (pa.dsn, ==, (900000001 / 5 - 883612800 / 5) - 1);
   g_assert_cmpuint (pa.uris->len, ==, 4);
   g_assert_cmpstr (pa.uris->pdata[3], ==, "/media/lesson/360p/1.ts");
   g_assert_cmpstr (pa.uris->pdata[2], ==, "/media/lesson/360p/0.ts");
