@@ -116,8 +116,11 @@ void kt_library_stop_jobs (KtLibrary *library);
 
 char *kt_library_import (KtLibrary *library, const char *source_path, const char *title,
                          const char *owner, GError **error);
+/* @id names the item (NULL: a new id). An upload passes its own id, so
+ * that a server killed between making the item and recording the upload's
+ * outcome finds the item again at its next start. */
 void kt_library_import_async (KtLibrary *library, const char *source_path, const char *title,
-                              const char *owner, GAsyncReadyCallback callback,
+                              const char *owner, const char *id, GAsyncReadyCallback callback,
                               gpointer user_data);
 /* (transfer full) the new item id, or NULL with @error: a KT_PROBE_ERROR
  * refusal, a KT_LIBRARY_ERROR_IO when the file could not be moved, or

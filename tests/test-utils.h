@@ -6,6 +6,7 @@
  * "fix", and decoding of segments with GStreamer. */
 
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "kt-app.h"
@@ -62,6 +63,9 @@ KtTestResponse *kt_test_request_url (const char *method, const char *url,
 double kt_test_metric (const char *scrape, const char *series);
 /* The body as a NUL-terminated string (transfer full). */
 char *kt_test_body_text (KtTestResponse *response);
+/* The body parsed as a JSON object, owned by @parser; fails the test when
+ * it is not JSON. */
+JsonObject *kt_test_json_object (KtTestResponse *response, JsonParser *parser);
 
 /* What GStreamer finds in a segment file. */
 typedef struct {
@@ -149,3 +153,17 @@ typedef struct {
 
 void kt_test_playlist_parse (const char *text, KtTestPlaylist *out);
 void kt_test_playlist_clear (KtTestPlaylist *playlist);
+
+/* The real `ketang serve` (KETANG_BIN) as a child process on 127.0.0.1:0
+ * with @data_dir and extra environment @env ("NAME=value", NULL-terminated);
+ * returns once it printed where it listens. Its standard error goes to the
+ * test's log. */
+typedef struct {
+  GSubprocess *process;
+  char *base; /* "http://127.0.0.1:PORT" without the trailing slash */
+  int pid;
+} KtTestServer;
+
+void kt_test_server_start (KtTestServer *server, const char *data_dir, const char *const *env);
+/* Send @signal and wait for the process to end; its wait status. */
+int kt_test_server_stop (KtTestServer *server, int signal);
