@@ -717,3 +717,65 @@ kt_test_json_object (KtTestResponse *response, JsonParser *parser)
     g_error ("not JSON: %s", text);
   return json_node_get_object (json_parser_get_root (parser));
 }
+
+void
+kt_test_server_login (KtTestServer *server, const char *name, const char *password,
+                      KtTestSession *out)
+{
+  g_autofree char *url = g_strconcat (server->base, "/api/login", NULL);
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"password\": \"%s\"}", name,
+                                           password);
+  g_autoptr (KtTestResponse) r =
+      kt_test_request_url ("POST", url, NULL, "application/json", body, strlen (body));
+  g_assert_cmpuint (r->status, ==, 200);
+  const char *set_cookie = soup_message_headers_get_one (r->headers, "Set-Cookie");
+  g_assert_nonnull (set_cookie);
+  out->cookie = g_strndup (set_cookie, strcspn (set_cookie, ";"));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  out->csrf = g_strdup (json_object_get_string_member (kt_test_json_object (r, parser), "csrf"));
+}
+
+KtTestResponse *
+kt_test_server_upload (KtTestServer *server, const KtTestSession *as, const char *path,
+                       const char *title)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
+  g_autofree char *name = g_path_get_basename (path);
+  g_autofree char *body = g_strdup_printf ("{\"filename\": \"%s\", \"title\": \"%s\", \"size\": %"
+                                           G_GSIZE_FORMAT "}", name, title, size);
+  g_autofree char *create = g_strconcat (server->base, "/api/uploads", NULL);
+  const char *auth[] = { "Cookie", as->cookie, "X-CSRF-Token", as->csrf, NULL };
+  KtTestResponse *last =
+      kt_test_request_url ("POST", create, auth, "application/json", body, strlen (body));
+  if (last->status != 201)
+    return last;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *url = g_strdup_printf (
+      "%s/api/uploads/%s", server->base,
+      json_object_get_string_member (kt_test_json_object (last, parser), "id"));
+  for (gsize at = 0; at < size; at += 65536) {
+    g_autofree char *offset = g_strdup_printf ("%" G_GSIZE_FORMAT, at);
+    const char *headers[] = { "Cookie", as->cookie, "X-CSRF-Token", as->csrf, "Upload-Offset",
+                              offset, NULL };
+    kt_test_response_free (last);
+    last = kt_test_request_url ("PATCH", url, headers, "application/offset+octet-stream",
+                                data + at, MIN (65536, size - at));
+    g_assert_cmpuint (last->status, ==, 200);
+  }
+  return last;
+}
+
+void
+kt_test_user_add_cli (const char *data_dir, const char *name, const char *role)
+{
+  g_autofree char *password = g_strdup_printf ("%s-password\n", name);
+  KtTestRun run;
+  kt_test_run (&run, (const char *[]){ g_getenv ("KETANG_BIN"), "user", "add", "--role", role,
+                                       "--data", data_dir, name, NULL },
+               password);
+  if (run.status != 0)
+    g_error ("ketang user add %s: %s", name, run.err);
+  kt_test_run_clear (&run);
+}

@@ -167,3 +167,15 @@ typedef struct {
 void kt_test_server_start (KtTestServer *server, const char *data_dir, const char *const *env);
 /* Send @signal and wait for the process to end; its wait status. */
 int kt_test_server_stop (KtTestServer *server, int signal);
+/* Log in to a child server over HTTP as @name (an account made with
+ * `ketang user add`) with @password. */
+void kt_test_server_login (KtTestServer *server, const char *name, const char *password,
+                           KtTestSession *out);
+/* Upload the file @path to a child server through the resumable protocol,
+ * in 64 KiB chunks; the answer to the last chunk, or to the creation when
+ * that was refused. */
+KtTestResponse *kt_test_server_upload (KtTestServer *server, const KtTestSession *as,
+                                       const char *path, const char *title);
+/* `ketang user add` in @data_dir: account @name of @role whose password is
+ * "<name>-password", as kt_test_session_open makes them. */
+void kt_test_user_add_cli (const char *data_dir, const char *name, const char *role);
