@@ -19,8 +19,10 @@
 # /proc/PID/status and its open descriptors from /proc/PID/fd, and prints a
 # row. At the end: the players' summary, and a verdict comparing the last
 # sample with the first one taken after everyone joined: "flat" when the
-# heap grew by less than 10 % + 8 MiB and descriptors by at most 10,
-# "GROWING" otherwise (exit 1).
+# heap grew by less than 10 % + 8 MiB and descriptors by at most 10, and the
+# heap was not still rising at every sample of the second half of the run
+# (a cache that fills levels off; a leak keeps climbing, and a short run
+# shows it only as that steady climb); "GROWING" otherwise (exit 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/bench/lib.sh"
@@ -75,6 +77,7 @@ fds() { ls "/proc/$pid/fd" | wc -l; }
 
 printf '%8s %12s %12s %8s\n' minute rss_kb heap_kb fds
 first_heap="" first_fds="" heap="" nfd=""
+heaps=()
 elapsed=0
 while [ "$elapsed" -lt "$seconds" ] && kill -0 "$pid" 2>/dev/null; do
   sleep "$sample_s"
@@ -84,6 +87,7 @@ while [ "$elapsed" -lt "$seconds" ] && kill -0 "$pid" 2>/dev/null; do
   printf '%8.1f %12s %12s %8s\n' "$(echo "$elapsed / 60" | bc -l)" "$rss" "$heap" "$nfd"
   # The baseline: the first sample after the 30 s ramp-up.
   if [ -z "$first_heap" ] && [ "$elapsed" -ge 30 ]; then first_heap=$heap; first_fds=$nfd; fi
+  heaps+=("$heap")
 done
 kill -0 "$pid" 2>/dev/null || { echo "the server died:" >&2; tail -n 20 "$log" >&2; exit 1; }
 wait "$sim_pid" || true
@@ -93,7 +97,14 @@ echo "viewers: $(cat "$data/viewers.out")"
 
 limit=$((first_heap + first_heap / 10 + 8192))
 echo "heap ${first_heap} kB -> ${heap} kB (limit ${limit} kB), descriptors ${first_fds} -> ${nfd}"
-if [ "$heap" -le "$limit" ] && [ "$nfd" -le $((first_fds + 10)) ]; then
+# Still rising: every sample of the second half above the one before.
+n=${#heaps[@]}
+rising=$(( n >= 4 ))
+for ((i = n / 2; i < n; i++)); do
+  [ "${heaps[i]}" -gt "${heaps[i - 1]}" ] || rising=0
+done
+[ "$rising" = 1 ] && echo "the heap rose at every sample of the second half"
+if [ "$heap" -le "$limit" ] && [ "$nfd" -le $((first_fds + 10)) ] && [ "$rising" = 0 ]; then
   echo "verdict: flat"
 else
   echo "verdict: GROWING"
