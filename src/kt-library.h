@@ -103,8 +103,8 @@ void kt_library_stop_jobs (KtLibrary *library);
  * kt-probe: a refusal is a KT_PROBE_ERROR whose message starts with a
  * sentence for the teacher, kt_probe_error_teacher_text), and on success
  * moves it into the library's uploads/ dir (copies it when on another file
- * system; the caller's path is then gone) and records item "up-<uuid>" in
- * state "processing", kind "upload". Its normalization runs in the
+ * system; the caller's path is then gone) and records item "up-<uuid>" (or
+ * the id the caller names) in state "processing", kind "upload". Its normalization runs in the
  * background, at most max_jobs at once, in order of import; the item becomes
  * "ready" or "failed" (the ready callback runs either way) and the kept file
  * is removed. A refused file is left where it was, and nothing is recorded.
