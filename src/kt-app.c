@@ -311,6 +311,7 @@ kt_app_start (KtApp *app, GError **error)
   kt_live_start (app->live);
   kt_library_start_imports (app->library,
                             (guint) kt_config_get_int (app->config, "library", "max_jobs"));
+  kt_http_uploads_recover (app);
   KtAttendanceOptions options = {
     kt_config_get_int (app->config, "attendance", "heartbeat_seconds") * KT_USEC_PER_SEC,
     kt_config_get_int (app->config, "attendance", "timeout_seconds") * KT_USEC_PER_SEC,

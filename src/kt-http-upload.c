@@ -15,6 +15,13 @@
  *
  * Only the owner (or an administrator) sees or touches an upload; others get
  * 404, so upload ids reveal nothing.
+ *
+ * An upload whose last byte arrived is "complete" until its import is
+ * decided. A server killed in that moment would leave it "complete" for
+ * ever, the page waiting for an answer that never comes, so the next start
+ * (kt_http_uploads_recover) finishes the job: the item an upload is imported
+ * as carries the upload's id, and is found again if it was made; else the
+ * kept file is imported anew.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -137,6 +144,24 @@ list_uploads (KtApp *app, KtRequest *request)
 }
 
 /* The note is the upload's id. */
+/* The end of an import: the item (named as teachers know its teacher), or
+ * the refusal in words for the teacher. */
+static void
+record_outcome (KtApp *app, const char *id, const char *item_id, const GError *error)
+{
+  if (item_id == NULL)
+    g_info ("upload=%s refused: %s", id, error->message);
+  g_autoptr (KtUpload) done = kt_uploads_get (kt_app_uploads (app), id);
+  if (item_id != NULL && done != NULL) {
+    /* Viewers and the guide name the teacher as people know them. */
+    g_autoptr (KtUser) owner = kt_auth_user_find (kt_app_auth (app), done->owner, NULL);
+    if (owner != NULL)
+      kt_library_set_text (kt_app_library (app), item_id, NULL, NULL, owner->display_name, NULL);
+  }
+  kt_uploads_set_outcome (kt_app_uploads (app), id, item_id,
+                          item_id ? NULL : kt_probe_error_teacher_text (error));
+}
+
 static void
 on_imported (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -150,17 +175,7 @@ on_imported (GObject *source, GAsyncResult *result, gpointer data)
     kt_http_later_finish (later); /* the server is stopping */
     return;
   }
-  if (item_id == NULL)
-    g_info ("upload=%s refused: %s", id, error->message);
-  g_autoptr (KtUpload) done = kt_uploads_get (kt_app_uploads (app), id);
-  if (item_id != NULL && done != NULL) {
-    /* Viewers and the guide name the teacher as people know them. */
-    g_autoptr (KtUser) owner = kt_auth_user_find (kt_app_auth (app), done->owner, NULL);
-    if (owner != NULL)
-      kt_library_set_text (kt_app_library (app), item_id, NULL, NULL, owner->display_name, NULL);
-  }
-  kt_uploads_set_outcome (kt_app_uploads (app), id, item_id,
-                          item_id ? NULL : kt_probe_error_teacher_text (error));
+  record_outcome (app, id, item_id, error);
   SoupServerMessage *msg = kt_http_later_msg (later);
   g_autoptr (KtUpload) u = kt_uploads_get (kt_app_uploads (app), id);
   if (msg != NULL && u != NULL)
@@ -192,7 +207,7 @@ write_chunk (KtApp *app, KtRequest *request, KtUpload *u)
   if (g_str_equal (u->state, "complete")) {
     /* The probe takes a moment: answer when it has decided. */
     g_autofree char *path = kt_uploads_path (kt_app_uploads (app), u->id);
-    kt_library_import_async (kt_app_library (app), path, u->title, u->owner, on_imported,
+    kt_library_import_async (kt_app_library (app), path, u->title, u->owner, u->id, on_imported,
                              kt_http_later_new (app, request, u->id));
     return;
   }
@@ -235,5 +250,55 @@ kt_http_uploads_handle (KtApp *app, KtRequest *request)
   } else {
     kt_http_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
                    "%s is not allowed here", method);
+  }
+}
+
+/* Recovery at start. */
+
+typedef struct {
+  KtApp *app;
+  char *id;
+} Recovery;
+
+static void
+on_recovered (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Recovery *r = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *item_id = kt_library_import_finish (kt_app_library (r->app), result, &error);
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    record_outcome (r->app, r->id, item_id, error);
+  g_free (r->id);
+  g_free (r);
+}
+
+void
+kt_http_uploads_recover (KtApp *app)
+{
+  KtUploads *uploads = kt_app_uploads (app);
+  g_autoptr (GPtrArray) all = kt_uploads_list (uploads, NULL);
+  for (guint i = 0; i < all->len; i++) {
+    KtUpload *u = all->pdata[i];
+    if (!g_str_equal (u->state, "complete"))
+      continue;
+    g_autoptr (KtItem) item = kt_library_get (kt_app_library (app), u->id);
+    g_autofree char *path = kt_uploads_path (uploads, u->id);
+    if (item != NULL) {
+      /* Killed after the item was recorded: the library carries it on. */
+      g_info ("upload=%s was imported before a restart", u->id);
+      kt_uploads_set_outcome (uploads, u->id, u->id, NULL);
+    } else if (g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      g_info ("upload=%s complete before a restart, importing it again", u->id);
+      Recovery *r = g_new0 (Recovery, 1);
+      r->app = app;
+      r->id = g_strdup (u->id);
+      kt_library_import_async (kt_app_library (app), path, u->title, u->owner, u->id,
+                               on_recovered, r);
+    } else {
+      /* Moved into the library but never recorded there: the file was an
+       * orphan and is gone. The teacher must send it again. */
+      g_warning ("upload=%s lost in a restart before it was imported", u->id);
+      kt_uploads_set_outcome (uploads, u->id, NULL, "服务器处理时中断，文件没有保存下来，请重新上传。");
+    }
   }
 }

@@ -85,6 +85,8 @@ void kt_http_me_handle (KtApp *app, KtRequest *request);
 void kt_http_users_handle (KtApp *app, KtRequest *request);
 void kt_http_schedules_handle (KtApp *app, KtRequest *request);
 void kt_http_uploads_handle (KtApp *app, KtRequest *request);
+/* At start: imports that a killed server left undecided (see kt-http-upload.c). */
+void kt_http_uploads_recover (KtApp *app);
 void kt_http_lessons_handle (KtApp *app, KtRequest *request);
 void kt_http_library_handle (KtApp *app, KtRequest *request);
 void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);

@@ -27,6 +27,7 @@
 #include "kt-clock.h"
 #include "kt-library-private.h"
 #include "kt-normalize.h"
+#include "kt-upload.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -277,11 +278,17 @@ kt_library_imports_recover (KtLibrary *library)
   }
 
   /* Files no queued row names: an import cut short between the move and
-   * the insert, or a row failed above. */
+   * the insert, or a row failed above. The folder is shared with kt-upload:
+   * its <id>.part files are uploads still arriving (or complete and not yet
+   * imported), which their rows in uploads account for. Sweeping them too
+   * deleted every half-sent upload at each restart, so a teacher's resumed
+   * upload started again from byte 0 (found by the crash test). */
   g_autoptr (GDir) dir = g_dir_open (library->uploads_dir, 0, NULL);
   const char *name;
   while (dir && (name = g_dir_read_name (dir)) != NULL) {
     g_autofree char *path = g_build_filename (library->uploads_dir, name, NULL);
+    if (g_str_has_suffix (name, KT_UPLOAD_PART_SUFFIX))
+      continue;
     if (!g_hash_table_contains (kept, path) && g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
       g_info ("removing orphan upload path=%s", path);
       g_unlink (path);
@@ -334,12 +341,13 @@ request_free (ImportRequest *r)
 }
 
 static ImportRequest *
-request_new (KtLibrary *library, const char *path, const char *title, const char *owner)
+request_new (KtLibrary *library, const char *path, const char *title, const char *owner,
+             const char *id)
 {
   ImportRequest *r = g_new0 (ImportRequest, 1);
   g_autofree char *uuid = g_uuid_string_random ();
   r->library = library;
-  r->id = g_strdup_printf ("up-%s", uuid);
+  r->id = id ? g_strdup (id) : g_strdup_printf ("up-%s", uuid);
   r->path = g_strdup (path);
   r->target = g_build_filename (library->uploads_dir, r->id, NULL);
   r->title = g_strdup (title);
@@ -408,7 +416,7 @@ kt_library_import (KtLibrary *library, const char *source_path, const char *titl
                    const char *owner, GError **error)
 {
   g_return_val_if_fail (source_path != NULL && title != NULL, NULL);
-  ImportRequest *r = request_new (library, source_path, title, owner);
+  ImportRequest *r = request_new (library, source_path, title, owner, NULL);
   g_autoptr (GError) local = NULL;
   KtProbe *probe = probe_and_adopt (r, &local);
   char *id = probe ? register_import (library, r, probe, &local) : NULL;
@@ -453,13 +461,14 @@ on_imported (GObject *source, GAsyncResult *result, gpointer user_data)
 
 void
 kt_library_import_async (KtLibrary *library, const char *source_path, const char *title,
-                         const char *owner, GAsyncReadyCallback callback, gpointer user_data)
+                         const char *owner, const char *id, GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
   g_return_if_fail (source_path != NULL && title != NULL);
   GTask *outer = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (outer, kt_library_import_async);
   g_autoptr (GTask) inner = g_task_new (NULL, library->cancellable, on_imported, outer);
-  g_task_set_task_data (inner, request_new (library, source_path, title, owner),
+  g_task_set_task_data (inner, request_new (library, source_path, title, owner, id),
                         (GDestroyNotify) request_free);
   g_task_run_in_thread (inner, import_in_thread);
 }

@@ -104,8 +104,8 @@ void kt_library_stop_jobs (KtLibrary *library);
  * kt-probe: a refusal is a KT_PROBE_ERROR whose message starts with a
  * sentence for the teacher, kt_probe_error_teacher_text), and on success
  * moves it into the library's uploads/ dir (copies it when on another file
- * system; the caller's path is then gone) and records item "up-<uuid>" in
- * state "processing", kind "upload". Its normalization runs in the
+ * system; the caller's path is then gone) and records item "up-<uuid>" (or
+ * the id the caller names) in state "processing", kind "upload". Its normalization runs in the
  * background, at most max_jobs at once, in order of import; the item becomes
  * "ready" or "failed" (the ready callback runs either way) and the kept file
  * is removed. A refused file is left where it was, and nothing is recorded.
@@ -117,8 +117,11 @@ void kt_library_stop_jobs (KtLibrary *library);
 
 char *kt_library_import (KtLibrary *library, const char *source_path, const char *title,
                          const char *owner, GError **error);
+/* @id names the item (NULL: a new id). An upload passes its own id, so
+ * that a server killed between making the item and recording the upload's
+ * outcome finds the item again at its next start. */
 void kt_library_import_async (KtLibrary *library, const char *source_path, const char *title,
-                              const char *owner, GAsyncReadyCallback callback,
+                              const char *owner, const char *id, GAsyncReadyCallback callback,
                               gpointer user_data);
 /* (transfer full) the new item id, or NULL with @error: a KT_PROBE_ERROR
  * refusal, a KT_LIBRARY_ERROR_IO when the file could not be moved, or

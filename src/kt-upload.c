@@ -81,7 +81,7 @@ kt_uploads_max_bytes (KtUploads *uploads)
 char *
 kt_uploads_path (KtUploads *uploads, const char *id)
 {
-  g_autofree char *name = g_strdup_printf ("%s.part", id);
+  g_autofree char *name = g_strconcat (id, KT_UPLOAD_PART_SUFFIX, NULL);
   return g_build_filename (uploads->dir, name, NULL);
 }
 

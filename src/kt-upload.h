@@ -7,6 +7,9 @@
 G_BEGIN_DECLS
 
 #define KT_UPLOAD_ERROR (kt_upload_error_quark ())
+/* An upload's bytes are uploads/<id>.part while they arrive; the library
+ * shares the folder and leaves such files alone. */
+#define KT_UPLOAD_PART_SUFFIX ".part"
 GQuark kt_upload_error_quark (void);
 
 typedef enum {

@@ -313,7 +313,7 @@ test_imports_queue (void)
       kt_test_mp4_rotate_90 (path);
     g_autofree char *title = g_strdup_printf ("第%u课 <%s> & 练习", i + 1, c->name);
     if (i == TALK) {
-      kt_library_import_async (library, path, title, "李老师", on_imported, c);
+      kt_library_import_async (library, path, title, "李老师", NULL, on_imported, c);
       while (c->id == NULL)
         g_main_context_iteration (NULL, TRUE);
     } else {

@@ -17,15 +17,6 @@ static char *data_dir;
 static char *media_dir;
 static KtApp *app;
 
-static JsonObject *
-json_of (KtTestResponse *r, JsonParser *parser)
-{
-  g_autofree char *text = kt_test_body_text (r);
-  if (!json_parser_load_from_data (parser, text, -1, NULL))
-    g_error ("not JSON: %s", text);
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
 /* Upload @path through the protocol in 64 KiB chunks; the final answer. */
 static KtTestResponse *
 upload (const KtTestSession *as, const char *path, const char *title)
@@ -42,7 +33,7 @@ upload (const KtTestSession *as, const char *path, const char *title)
                                                            "application/json", body);
   g_assert_cmpuint (created->status, ==, 201);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *id = g_strdup (json_object_get_string_member (json_of (created, parser), "id"));
+  g_autofree char *id = g_strdup (json_object_get_string_member (kt_test_json_object (created, parser), "id"));
   g_autofree char *url = g_strdup_printf ("/api/uploads/%s", id);
   KtTestResponse *last = NULL;
   for (gsize at = 0; at < size; at += 65536) {
@@ -101,7 +92,7 @@ library_item (const KtTestSession *as, const char *id, JsonParser *parser)
   g_autoptr (KtTestResponse) r = kt_test_request_as (app, as, "GET", url, NULL, NULL);
   if (r->status != 200)
     return NULL;
-  return json_of (r, parser);
+  return kt_test_json_object (r, parser);
 }
 
 static void
@@ -118,7 +109,7 @@ test_publish (void)
   g_autofree char *bad = kt_test_make_bad_upload (media_dir, "truncated");
   g_autoptr (KtTestResponse) refused = upload (&wang, bad, "坏文件");
   g_autoptr (JsonParser) p1 = json_parser_new ();
-  JsonObject *ro = json_of (refused, p1);
+  JsonObject *ro = kt_test_json_object (refused, p1);
   g_assert_cmpstr (json_object_get_string_member (ro, "state"), ==, "refused");
   g_assert_nonnull (strstr (json_object_get_string_member (ro, "error"), "文件"));
   g_assert_null (json_object_get_member (ro, "item") &&
@@ -129,7 +120,7 @@ test_publish (void)
   g_autofree char *clip = kt_test_make_clip (media_dir, "第一课.mp4", "320x240@30", "44100x1", 5);
   g_autoptr (KtTestResponse) accepted = upload (&wang, clip, "书法第一课");
   g_autoptr (JsonParser) p2 = json_parser_new ();
-  JsonObject *ao = json_of (accepted, p2);
+  JsonObject *ao = kt_test_json_object (accepted, p2);
   g_assert_cmpstr (json_object_get_string_member (ao, "state"), ==, "imported");
   g_autofree char *item = g_strdup (json_object_get_string_member (ao, "item"));
   g_assert_nonnull (item);
@@ -240,7 +231,7 @@ test_publish (void)
   g_autoptr (KtTestResponse) ask = kt_test_request_as (app, &admin, "DELETE", item_url, NULL, NULL);
   g_assert_cmpuint (ask->status, ==, 409);
   g_autoptr (JsonParser) p4 = json_parser_new ();
-  JsonArray *lessons = json_object_get_array_member (json_of (ask, p4), "lessons");
+  JsonArray *lessons = json_object_get_array_member (kt_test_json_object (ask, p4), "lessons");
   g_assert_cmpuint (json_array_get_length (lessons), ==, 5); /* Dec 2 … Dec 30 */
   g_autofree char *forced = g_strdup_printf ("%s?force=1", item_url);
   g_autoptr (KtTestResponse) gone = kt_test_request_as (app, &admin, "DELETE", forced, NULL, NULL);

@@ -32,14 +32,6 @@ fixture_tear_down (Fixture *f, gconstpointer unused)
   g_free (f->data_dir);
 }
 
-static JsonObject *
-json_of (KtTestResponse *r, JsonParser *parser)
-{
-  g_autofree char *text = kt_test_body_text (r);
-  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
 static char *
 create (Fixture *f, const KtTestSession *as, gsize size)
 {
@@ -49,7 +41,7 @@ create (Fixture *f, const KtTestSession *as, gsize size)
                                                      "application/json", body);
   g_assert_cmpuint (r->status, ==, 201);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *o = json_of (r, parser);
+  JsonObject *o = kt_test_json_object (r, parser);
   g_assert_cmpint (json_object_get_int_member (o, "offset"), ==, 0);
   g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "receiving");
   return g_strdup (json_object_get_string_member (o, "id"));
@@ -73,7 +65,7 @@ offset_of (Fixture *f, const char *id)
   g_autoptr (KtTestResponse) r = kt_test_request_as (f->app, &f->teacher, "GET", path, NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  return json_object_get_int_member (json_of (r, parser), "offset");
+  return json_object_get_int_member (kt_test_json_object (r, parser), "offset");
 }
 
 static void
@@ -124,7 +116,7 @@ test_chunks_resume_and_complete (Fixture *f, gconstpointer unused)
   g_autoptr (KtTestResponse) final = patch (f, id, last, data + last, 17);
   g_assert_cmpuint (final->status, ==, 200);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *o = json_of (final, parser);
+  JsonObject *o = kt_test_json_object (final, parser);
   g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "refused");
   g_assert_nonnull (strstr (json_object_get_string_member (o, "error"), "不是视频或音频"));
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));

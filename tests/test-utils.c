@@ -6,6 +6,8 @@
 #include <gst/app/gstappsink.h>
 #include <gst/base/gsttypefindhelper.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "kt-auth.h"
 #include "kt-clock.h"
@@ -655,4 +657,128 @@ kt_test_playlist_clear (KtTestPlaylist *p)
 {
   g_clear_pointer (&p->uris, g_ptr_array_unref);
   g_clear_pointer (&p->discontinuity, g_array_unref);
+}
+
+static void
+die_with_parent (gpointer unused)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+void
+kt_test_server_start (KtTestServer *server, const char *data_dir, const char *const *env)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  for (guint i = 0; env && env[i]; i++) {
+    g_autofree char *name = g_strndup (env[i], strcspn (env[i], "="));
+    g_subprocess_launcher_setenv (launcher, name, env[i] + strlen (name) + 1, TRUE);
+  }
+  /* A test that fails and exits takes its server along, instead of leaving
+   * it holding the test's output open until meson gives up. */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_autoptr (GError) error = NULL;
+  server->process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("KETANG_BIN"), "serve",
+                                                 "--listen", "127.0.0.1:0", "--data", data_dir,
+                                                 NULL);
+  g_assert_no_error (error);
+  server->pid = atoi (g_subprocess_get_identifier (server->process));
+  /* A server that dies before listening closes its stdout: the read ends
+   * with NULL rather than waiting forever. */
+  g_autoptr (GDataInputStream) out =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
+  /* The pipe stays open while the process runs: a later write of the
+   * server's to a closed pipe would kill it with SIGPIPE. */
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (out), FALSE);
+  g_autofree char *line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  if (line == NULL)
+    g_error ("ketang serve exited before listening");
+  const char *url = strstr (line, "http://");
+  g_assert_nonnull (url);
+  server->base = g_strndup (url, strlen (url) - (g_str_has_suffix (url, "/") ? 1 : 0));
+}
+
+int
+kt_test_server_stop (KtTestServer *server, int signal)
+{
+  g_subprocess_send_signal (server->process, signal);
+  g_autoptr (GError) error = NULL;
+  g_subprocess_wait (server->process, NULL, &error);
+  g_assert_no_error (error);
+  int status = g_subprocess_get_status (server->process);
+  g_clear_object (&server->process);
+  g_clear_pointer (&server->base, g_free);
+  return status;
+}
+
+JsonObject *
+kt_test_json_object (KtTestResponse *response, JsonParser *parser)
+{
+  g_autofree char *text = kt_test_body_text (response);
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    g_error ("not JSON: %s", text);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+void
+kt_test_server_login (KtTestServer *server, const char *name, const char *password,
+                      KtTestSession *out)
+{
+  g_autofree char *url = g_strconcat (server->base, "/api/login", NULL);
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"password\": \"%s\"}", name,
+                                           password);
+  g_autoptr (KtTestResponse) r =
+      kt_test_request_url ("POST", url, NULL, "application/json", body, strlen (body));
+  g_assert_cmpuint (r->status, ==, 200);
+  const char *set_cookie = soup_message_headers_get_one (r->headers, "Set-Cookie");
+  g_assert_nonnull (set_cookie);
+  out->cookie = g_strndup (set_cookie, strcspn (set_cookie, ";"));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  out->csrf = g_strdup (json_object_get_string_member (kt_test_json_object (r, parser), "csrf"));
+}
+
+KtTestResponse *
+kt_test_server_upload (KtTestServer *server, const KtTestSession *as, const char *path,
+                       const char *title)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
+  g_autofree char *name = g_path_get_basename (path);
+  g_autofree char *body = g_strdup_printf ("{\"filename\": \"%s\", \"title\": \"%s\", \"size\": %"
+                                           G_GSIZE_FORMAT "}", name, title, size);
+  g_autofree char *create = g_strconcat (server->base, "/api/uploads", NULL);
+  const char *auth[] = { "Cookie", as->cookie, "X-CSRF-Token", as->csrf, NULL };
+  KtTestResponse *last =
+      kt_test_request_url ("POST", create, auth, "application/json", body, strlen (body));
+  if (last->status != 201)
+    return last;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *url = g_strdup_printf (
+      "%s/api/uploads/%s", server->base,
+      json_object_get_string_member (kt_test_json_object (last, parser), "id"));
+  for (gsize at = 0; at < size; at += 65536) {
+    g_autofree char *offset = g_strdup_printf ("%" G_GSIZE_FORMAT, at);
+    const char *headers[] = { "Cookie", as->cookie, "X-CSRF-Token", as->csrf, "Upload-Offset",
+                              offset, NULL };
+    kt_test_response_free (last);
+    last = kt_test_request_url ("PATCH", url, headers, "application/offset+octet-stream",
+                                data + at, MIN (65536, size - at));
+    g_assert_cmpuint (last->status, ==, 200);
+  }
+  return last;
+}
+
+void
+kt_test_user_add_cli (const char *data_dir, const char *name, const char *role)
+{
+  g_autofree char *password = g_strdup_printf ("%s-password\n", name);
+  KtTestRun run;
+  kt_test_run (&run, (const char *[]){ g_getenv ("KETANG_BIN"), "user", "add", "--role", role,
+                                       "--data", data_dir, name, NULL },
+               password);
+  if (run.status != 0)
+    g_error ("ketang user add %s: %s", name, run.err);
+  kt_test_run_clear (&run);
 }

@@ -6,6 +6,7 @@
  * "fix", and decoding of segments with GStreamer. */
 
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "kt-app.h"
@@ -62,6 +63,9 @@ KtTestResponse *kt_test_request_url (const char *method, const char *url,
 double kt_test_metric (const char *scrape, const char *series);
 /* The body as a NUL-terminated string (transfer full). */
 char *kt_test_body_text (KtTestResponse *response);
+/* The body parsed as a JSON object, owned by @parser; fails the test when
+ * it is not JSON. */
+JsonObject *kt_test_json_object (KtTestResponse *response, JsonParser *parser);
 
 /* What GStreamer finds in a segment file. */
 typedef struct {
@@ -150,3 +154,29 @@ typedef struct {
 void kt_test_playlist_parse (const char *text, KtTestPlaylist *out);
 void kt_test_playlist_clear (KtTestPlaylist *playlist);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestPlaylist, kt_test_playlist_clear)
+
+/* The real `ketang serve` (KETANG_BIN) as a child process on 127.0.0.1:0
+ * with @data_dir and extra environment @env ("NAME=value", NULL-terminated);
+ * returns once it printed where it listens. Its standard error goes to the
+ * test's log. */
+typedef struct {
+  GSubprocess *process;
+  char *base; /* "http://127.0.0.1:PORT" without the trailing slash */
+  int pid;
+} KtTestServer;
+
+void kt_test_server_start (KtTestServer *server, const char *data_dir, const char *const *env);
+/* Send @signal and wait for the process to end; its wait status. */
+int kt_test_server_stop (KtTestServer *server, int signal);
+/* Log in to a child server over HTTP as @name (an account made with
+ * `ketang user add`) with @password. */
+void kt_test_server_login (KtTestServer *server, const char *name, const char *password,
+                           KtTestSession *out);
+/* Upload the file @path to a child server through the resumable protocol,
+ * in 64 KiB chunks; the answer to the last chunk, or to the creation when
+ * that was refused. */
+KtTestResponse *kt_test_server_upload (KtTestServer *server, const KtTestSession *as,
+                                       const char *path, const char *title);
+/* `ketang user add` in @data_dir: account @name of @role whose password is
+ * "<name>-password", as kt_test_session_open makes them. */
+void kt_test_user_add_cli (const char *data_dir, const char *name, const char *role);
