@@ -252,9 +252,8 @@ find_talk (KtLive *live, const char *input, gint64 now)
   return NULL;
 }
 
-/* "<input>/<key>" or "#!::r=<input>,s=<key>[,…]": FALSE when neither. */
-static gboolean
-parse_streamid (const char *streamid, char **input, char **key)
+gboolean
+kt_live_parse_streamid (const char *streamid, char **input, char **key)
 {
   if (g_str_has_prefix (streamid, "#!::")) {
     g_auto (GStrv) pairs = g_strsplit (streamid + 4, ",", -1);
@@ -280,7 +279,7 @@ on_admit (KtLiveEncoder *encoder, const char *streamid, const char *peer, gpoint
   KtLive *live = user_data;
   g_autofree char *input = NULL;
   g_autofree char *key = NULL;
-  if (!parse_streamid (streamid, &input, &key)) {
+  if (!kt_live_parse_streamid (streamid, &input, &key)) {
     g_warning ("publisher refused peer=%s: the stream id is not <talk>/<key>", peer);
     return FALSE;
   }
