@@ -423,6 +423,7 @@ static void
 on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   count_served (user_data, msg, FALSE);
+  kt_http_closed_mark_idle (msg);
 }
 
 static void
@@ -555,6 +556,7 @@ kt_http_new (KtApp *app)
     served_quark = g_quark_from_static_string ("kt-http-served");
   http->app = app;
   http->cancellable = g_cancellable_new ();
+  kt_http_closed_install ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
   soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);

@@ -183,4 +183,11 @@ void kt_http_later_finish (KtHttpLater *later);
 void kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
                     const char *cache_control);
 
+/* libsoup 3.2 keeps a keep-alive connection its client closed while idle
+ * open for ever (see kt-http-closed.c). kt_http_closed_install (once, before
+ * listening) makes accepted connections able to notice; each finished
+ * response marks its connection idle with kt_http_closed_mark_idle. */
+void kt_http_closed_install (void);
+void kt_http_closed_mark_idle (SoupServerMessage *msg);
+
 G_END_DECLS
