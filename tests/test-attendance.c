@@ -780,6 +780,89 @@ test_playlist_presence (void)
   kt_test_rmtree (dir);
 }
 
+/* A token that stops being good stops counting with the next reload, though
+ * kt-viewpoint caches tokens: room A is disabled on the admin page, room B
+ * gets a new token from another connection to the database (as `ketang
+ * viewpoint token` run from a shell does), room C is deleted with raw SQL.
+ * Each was counted (and so cached) before. */
+static gint64
+last_heard (KtApp *app, gint64 id)
+{
+  g_autofree char *sql = g_strdup_printf (
+      "SELECT last_us FROM viewer_sessions WHERE viewer_key = 'vp:%" G_GINT64_FORMAT "'", id);
+  return sql_int (app, sql);
+}
+
+static void
+reload (KtApp *app, const char *token)
+{
+  g_autofree char *path = g_strdup_printf ("/live/7/360p/index.m3u8?token=%s", token);
+  g_autoptr (KtTestResponse) r = kt_test_get (app, path);
+  g_assert_cmpuint (r->status, ==, 200);
+}
+
+/* Each token's variant playlist every 2 s from @from to @to seconds. */
+static void
+reloads (KtApp *app, int from, int to, const char *a, const char *b, const char *c)
+{
+  for (int t = from; t <= to; t += 2) {
+    clock_to (AT (t));
+    reload (app, a);
+    reload (app, b);
+    reload (app, c);
+  }
+}
+
+static void
+test_stale_tokens (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (0));
+  KtApp *app = start_app (dir);
+  kt_test_wait_on_air (app, "7");
+  g_autofree char *a = add_viewpoint (app, "甲", "城关镇", NULL);
+  g_autofree char *b = add_viewpoint (app, "乙", "城关镇", NULL);
+  g_autofree char *c = add_viewpoint (app, "丙", "城关镇", NULL);
+  g_autoptr (KtViewpoint) va = kt_viewpoint_find (kt_app_store (app), "甲", NULL);
+  g_autoptr (KtViewpoint) vb = kt_viewpoint_find (kt_app_store (app), "乙", NULL);
+  g_autoptr (KtViewpoint) vc = kt_viewpoint_find (kt_app_store (app), "丙", NULL);
+  g_autofree char *a_beat = g_strdup_printf ("\"token\": \"%s\"", a);
+  reloads (app, 0, 20, a, b, c);
+  g_assert_cmpuint (beat (app, a_beat, "playing", 3), ==, 200);
+
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autofree char *a_path = g_strdup_printf ("/api/viewpoints/%" G_GINT64_FORMAT, va->id);
+  g_autoptr (KtTestResponse) off = kt_test_request_as (app, &admin, "PATCH", a_path,
+                                                       "application/json", "{\"disabled\": true}");
+  g_assert_cmpuint (off->status, ==, 200);
+  g_assert_cmpuint (beat (app, a_beat, "playing", 3), ==, 403);
+  reloads (app, 22, 30, a, b, c);
+
+  g_autofree char *db_path = g_build_filename (dir, "ketang.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KtStore) shell = kt_store_open (db_path, &error);
+  g_assert_no_error (error);
+  g_autofree char *b_new = kt_viewpoint_new_token (shell, "乙", &error);
+  g_assert_no_error (error);
+  reloads (app, 32, 40, a, b, c);
+
+  g_autofree char *delete_c
+      = g_strdup_printf ("DELETE FROM viewpoints WHERE id = %" G_GINT64_FORMAT, vc->id);
+  g_assert_true (kt_store_exec (kt_app_store (app), delete_c, NULL));
+  reloads (app, 42, 50, a, b, c);
+
+  clock_to (AT (56)); /* flushed */
+  g_assert_cmpint (last_heard (app, va->id), ==, AT (20));
+  g_assert_cmpint (last_heard (app, vb->id), ==, AT (30));
+  g_assert_cmpint (last_heard (app, vc->id), ==, AT (40));
+  reload (app, b_new); /* the new token counts */
+  clock_to (AT (62));
+  g_assert_cmpint (last_heard (app, vb->id), ==, AT (56));
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
 /* The totals per month, per channel and per township, against the same
  * totals grouped in SQL (what kt-attendance-summary.c used to do, slowly):
  * three channels whose lessons start at the same instants, sessions
@@ -900,6 +983,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attendance/kiosk", test_kiosk);
   g_test_add_func ("/attendance/code-guessing", test_code_guessing);
   g_test_add_func ("/attendance/playlist-presence", test_playlist_presence);
+  g_test_add_func ("/attendance/stale-tokens", test_stale_tokens);
   g_test_add_func ("/attendance/individuals", test_individuals);
   g_test_add_func ("/attendance/reports", test_reports);
   g_test_add_func ("/attendance/months-match-sql", test_months_match_sql);
