@@ -19,7 +19,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { clickDom, fillDom, ok, tap, until } from './tap.mjs';
+import { clickDom, fillDom, tap, until } from './lib.mjs';
+
+const t = tap();
+const { ok } = t;
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
 const PASSWORD = 'admin-page-pw';
@@ -175,6 +178,5 @@ try {
   }
   fs.rmSync(data, { recursive: true, force: true });
   fs.rmSync(empty, { recursive: true, force: true });
-  console.log(`1..${tap.n}`);
-  process.exit(tap.failed ? 1 : 0);
+  process.exit(t.end());
 }

@@ -27,7 +27,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
-import { clickDom, diag, icsTime, ok, tap, until } from './tap.mjs';
+import { clickDom, icsTime, tap, until } from './lib.mjs';
+
+const t = tap();
+const { ok, diag } = t;
 
 const bin = process.argv[2] || process.env.KETANG_BIN;
 const PASSWORD = 'kiosk-test-pw';
@@ -233,6 +236,5 @@ try {
   if (browser) await browser.close().catch(() => {});
   if (server) await stopServer(server).catch(() => {});
   fs.rmSync(data, { recursive: true, force: true });
-  console.log(`1..${tap.n}`);
-  process.exit(tap.failed ? 1 : 0);
+  process.exit(t.end());
 }
