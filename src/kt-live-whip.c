@@ -120,12 +120,16 @@ usable_format (const GstSDPMedia *media, gboolean video)
 }
 
 /* "<pt> ..." attributes (rtpmap, fmtp, rtcp-fb) of payloads other than
- * @keep, and those payloads, go. */
+ * @keep (one of @media's), and those payloads, go. */
 static void
 keep_only (GstSDPMedia *media, const char *keep)
 {
+  /* Once: an m-line may list a payload twice. */
+  guint first = 0;
+  while (!g_str_equal (gst_sdp_media_get_format (media, first), keep))
+    first++;
   for (guint i = gst_sdp_media_formats_len (media); i-- > 0;)
-    if (!g_str_equal (gst_sdp_media_get_format (media, i), keep))
+    if (i != first)
       gst_sdp_media_remove_format (media, i);
   static const char *const per_payload[] = { "rtpmap", "fmtp", "rtcp-fb", NULL };
   for (guint i = gst_sdp_media_attributes_len (media); i-- > 0;) {
