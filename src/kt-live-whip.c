@@ -253,7 +253,9 @@ fail (KtLiveWhip *whip, gpointer message)
     return;
   whip->answered = TRUE;
   g_clear_handle_id (&whip->deadline, g_source_remove);
-  g_autoptr (GError) error = g_error_new (KT_LIVE_ERROR, KT_LIVE_ERROR_PIPELINE,
+  /* webrtcbin refuses what our checks let through (no DTLS fingerprint,
+   * no ICE credentials): the offer's fault, a 400 for the publisher. */
+  g_autoptr (GError) error = g_error_new (KT_LIVE_ERROR, KT_LIVE_ERROR_OFFER,
                                           "WebRTC 协商失败：%s", (const char *) message);
   whip->hooks.answered (whip, NULL, error, whip->user_data);
 }
