@@ -14,9 +14,10 @@
 // the talk is live with the teacher as publisher, and channel 9's 720p
 // playlist lists segments of the talk's recording (the house ladder's
 // output from the browser's stream), in the house format as ffprobe reads
-// it. 结束直播
-// sends the DELETE: the page says 已结束, the talk is "dropped", and the
-// channel goes back to a slate.
+// it. 结束直播 sends the DELETE: the page says 已结束, the talk is
+// "dropped", and the channel goes back to a slate. 开始直播 again airs
+// into the same recording; then the page is closed without a DELETE, and
+// the server notices the publisher is gone: dropped, and the slate.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -69,7 +70,8 @@ try {
 
   browser = await launchChromium(['--use-fake-device-for-media-stream',
     '--use-fake-ui-for-media-stream']);
-  const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
+  const context = await browser.newContext({ locale: 'zh-CN' });
+  const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') T.diag(`console: ${m.text()}`); });
   await page.goto(`${base}/login.html?next=${encodeURIComponent('/teach/live.html?talk=baogao')}`);
   await page.fill('#name', 'li');
@@ -155,6 +157,30 @@ try {
     return uri && uri.startsWith('/media/slate-') ? uri : null;
   }, 20_000).catch(() => null);
   T.ok(slate !== null, 'the channel airs a slate again');
+
+  // Live again, then the page simply goes away (no DELETE): the server
+  // notices the silence, the talk drops and the slate airs again.
+  await page.click('#go-live');
+  await page.waitForFunction(() => document.getElementById('whip-state').getAttribute('data-state') === 'live',
+    null, { timeout: 40_000 });
+  const again = await until('the talk live again', async () => {
+    const uri = await newest(base);
+    return uri && uri.startsWith('/media/live-') ? uri : null;
+  }, 60_000).catch(() => null);
+  T.ok(again !== null && onAir !== null && again.split('/')[2] === onAir.split('/')[2],
+    'a second 开始直播 airs the talk again, into the same recording', `${onAir} ${again}`);
+  const gone = Date.now();
+  await page.close();
+  const other = await context.newPage();
+  await other.goto(`${base}/healthz`);
+  const vanished = await until('the talk to drop without a DELETE', async () => {
+    const r = await other.evaluate(async () => (await fetch('/api/live/talks')).json());
+    const x = r.talks.find((y) => y.input === 'baogao');
+    const uri = await newest(base);
+    return x && x.state === 'dropped' && uri && uri.startsWith('/media/slate-') ? x : null;
+  }, 40_000).catch(() => null);
+  T.ok(vanished !== null, 'a publisher that vanishes without DELETE is dropped, and the slate airs',
+    `${(Date.now() - gone) / 1000} s`);
 } catch (err) {
   failed = true;
   T.ok(false, 'the WHIP page works', err && err.stack ? err.stack : String(err));
