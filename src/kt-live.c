@@ -11,6 +11,16 @@
  * time: a second caller is refused while one is connected (srtsrc serves one
  * caller; a second concurrent talk needs a second listener, see README).
  *
+ * The listener is open only while a talk could be admitted: a live lesson
+ * is on now or begins within [live] early_minutes on some timetable. A
+ * waiting libsrt listener polls its socket many times a second (about 1.6 %
+ * of a core, measured with bench/idle-cpu.sh), which a server that airs
+ * recorded lessons all week should not pay; the once-a-second tick opens it
+ * when a talk comes near (so within a second of a timetable change too) and
+ * closes it when none is, unless a publisher is connected. (Looking for
+ * that talk makes it known, so administrators see a talk as "waiting" from
+ * then on.)
+ *
  * Or the speaker publishes over WHIP, from the teaching page's camera or
  * OBS 30 (kt-http-whip authenticates the teacher by session or publish key,
  * kt-live-whip checks the offer and negotiates webrtcbin): the same
@@ -237,20 +247,22 @@ talk_of (KtLive *live, KtChannel *channel, const KtAiring *a)
   return talk;
 }
 
-/* The lesson of talk @input on now or starting within the early window:
- * a new or known talk, or NULL. */
+/* The lesson of talk @input (of any live talk when NULL) on now or starting
+ * within the early window: a new or known talk, or NULL. */
 static KtLiveTalk *
 find_talk (KtLive *live, const char *input, gint64 now)
 {
   gint64 early = kt_config_get_int (kt_app_config (live->app), "live", "early_minutes") * 60
                  * KT_USEC_PER_SEC;
-  g_autofree char *source = g_strdup_printf ("live:%s", input);
+  g_autofree char *source = g_strdup_printf ("live:%s", input ? input : "");
   GPtrArray *channels = kt_app_channels (live->app);
   for (guint c = 0; c < channels->len; c++) {
     g_autoptr (GArray) lessons = kt_channel_lessons_between (channels->pdata[c], now, now + early + 1);
     for (guint i = 0; i < lessons->len; i++) {
       const KtAiring *a = &g_array_index (lessons, KtAiring, i);
-      if (g_strcmp0 (a->source, source) != 0 || a->end_us <= now)
+      gboolean ours = input ? g_strcmp0 (a->source, source) == 0
+                            : g_str_has_prefix (a->source, source);
+      if (!ours || a->end_us <= now)
         continue;
       return talk_of (live, channels->pdata[c], a);
     }
@@ -258,9 +270,8 @@ find_talk (KtLive *live, const char *input, gint64 now)
   return NULL;
 }
 
-/* "<input>/<key>" or "#!::r=<input>,s=<key>[,…]": FALSE when neither. */
-static gboolean
-parse_streamid (const char *streamid, char **input, char **key)
+gboolean
+kt_live_parse_streamid (const char *streamid, char **input, char **key)
 {
   if (g_str_has_prefix (streamid, "#!::")) {
     g_auto (GStrv) pairs = g_strsplit (streamid + 4, ",", -1);
@@ -330,7 +341,7 @@ on_admit (KtLiveEncoder *encoder, const char *streamid, const char *peer, gpoint
   KtLive *live = user_data;
   g_autofree char *input = NULL;
   g_autofree char *key = NULL;
-  if (!parse_streamid (streamid, &input, &key)) {
+  if (!kt_live_parse_streamid (streamid, &input, &key)) {
     g_warning ("publisher refused peer=%s: the stream id is not <talk>/<key>", peer);
     return FALSE;
   }
@@ -529,7 +540,8 @@ start_listening (KtLive *live)
 {
   const KtConfig *config = kt_app_config (live->app);
   const char *listen = kt_config_get_string (config, "live", "srt_listen");
-  if (listen == NULL || listen[0] == '\0' || live->encoder != NULL)
+  if (listen == NULL || listen[0] == '\0' || live->encoder != NULL
+      || find_talk (live, NULL, kt_clock_now_us ()) == NULL)
     return;
   g_autofree char *uri = g_strdup_printf ("srt://%s?mode=listener", listen);
   g_autofree char *name = g_strdup_printf ("live-%u", ++live->connections);
@@ -605,16 +617,22 @@ check_fallbacks (KtLive *live, gint64 now)
   }
 }
 
-/* Once a second: end talks whose slot is over, air fallbacks, and renew a
- * listener that has waited too long (see KT_LIVE_ENCODER_MAX_IDLE_US). */
+/* Once a second: open or close the listener as talks come near or pass,
+ * renew one that has waited too long (see KT_LIVE_ENCODER_MAX_IDLE_US), end
+ * talks whose slot is over and air fallbacks. */
 static gboolean
 on_tick (gpointer user_data)
 {
   KtLive *live = user_data;
   gint64 now = kt_clock_now_us ();
-  if (live->encoder && live->publishing == NULL
-      && g_get_monotonic_time () - live->listening_since > KT_LIVE_ENCODER_MAX_IDLE_US) {
+  if (live->encoder && live->publishing == NULL && find_talk (live, NULL, now) == NULL) {
+    g_info ("no live talk within early_minutes: SRT listener closed");
+    connection_over (live, live->encoder, NULL);
+  } else if (live->encoder && live->publishing == NULL
+             && g_get_monotonic_time () - live->listening_since > KT_LIVE_ENCODER_MAX_IDLE_US) {
     g_clear_pointer (&live->encoder, kt_live_encoder_free);
+    start_listening (live);
+  } else if (live->encoder == NULL && live->relisten == 0) {
     start_listening (live);
   }
   check_fallbacks (live, now);

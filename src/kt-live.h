@@ -73,4 +73,11 @@ GArray *kt_live_talks (KtLive *live);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLive, kt_live_free)
 
+/* An SRT stream id, "<talk>/<key>" or SRT's access-control form
+ * "#!::r=<talk>,s=<key>[,…]", split into its talk (@input) and publish key:
+ * FALSE when it is neither (or the talk is empty). @input and @key start as
+ * NULL and are set (newly allocated) even on FALSE; free both. Outside
+ * input: the publisher chooses it. */
+gboolean kt_live_parse_streamid (const char *streamid, char **input, char **key);
+
 G_END_DECLS

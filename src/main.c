@@ -88,6 +88,23 @@ exit_code_for (const GError *error)
   return EX_SOFTWARE;
 }
 
+/* Memory the server has freed goes back to the system once a minute.
+ * Requests, GStreamer and SQLite allocate from many threads, so glibc keeps
+ * several arenas, and pages freed inside them (not at their top) stay
+ * resident. heaptrack over a 9-minute soak with 200 viewers saw the live
+ * heap flat (8.35 → 8.40 MB) while RssAnon rose about 280 kB a minute:
+ * retained free pages, not a leak, but for an unattended server that runs
+ * for months the difference matters. malloc_trim returns them (madvise);
+ * it takes a few milliseconds. */
+#define TRIM_INTERVAL_S 60
+
+static gboolean
+on_trim (gpointer unused)
+{
+  malloc_trim (0);
+  return G_SOURCE_CONTINUE;
+}
+
 static int
 cmd_serve (int argc, char **argv)
 {
@@ -147,9 +164,11 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);
   guint sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);
+  guint trim = g_timeout_add_seconds (TRIM_INTERVAL_S, on_trim, NULL);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_source_remove (trim);
 
   kt_app_stop (app);
   g_info ("stopped");

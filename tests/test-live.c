@@ -42,6 +42,14 @@ static const char timetable_with_fallback[] =
     "X-KETANG-FALLBACK:item:last-year\nEND:VEVENT\n"
     "END:VCALENDAR\n";
 
+/* A talk an hour after the fixture's clock (14:00:30). */
+static const char timetable_at_three[] =
+    "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nX-WR-CALNAME:报告会频道\n"
+    "X-KETANG-CHANNEL:9\n"
+    "BEGIN:VEVENT\nUID:talk\nSUMMARY:养生讲座\nORGANIZER;CN=李教授:mailto:l@x\n"
+    "DTSTART:20261210T150000\nDTEND:20261210T151000\nX-KETANG-SOURCE:live:talk-a\nEND:VEVENT\n"
+    "END:VCALENDAR\n";
+
 typedef struct {
   char *data_dir;
   KtApp *app;
@@ -494,6 +502,50 @@ test_garbage_is_refused (Fixture *f, gconstpointer unused)
   g_assert_true (newest_is_slate (f, NULL));
 }
 
+/* Whether something (the server's SRT listener) holds the SRT port: a
+ * plain bind of it fails then. */
+static gboolean
+srt_port_taken (Fixture *f)
+{
+  g_autoptr (GSocket) socket
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, f->port);
+  return !g_socket_bind (socket, address, FALSE, NULL);
+}
+
+/* Move the fake clock to @t one second at a time, so the server's
+ * once-a-second work runs as it would. */
+static void
+step_clock_to (Fixture *f, gint64 t)
+{
+  while (kt_clock_now_us () < t) {
+    kt_clock_advance (MIN (G_USEC_PER_SEC, t - kt_clock_now_us ()));
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+}
+
+/* A waiting SRT listener costs CPU (see kt-live.c), so the port is open only
+ * from [live] early_minutes (30) before a talk until its end. */
+static void
+test_listener_only_near_a_talk (Fixture *f, gconstpointer unused)
+{
+  kt_test_wait_on_air (f->app, "9");
+  g_assert_false (srt_port_taken (f)); /* 14:00:30, the talk is at 15:00 */
+  step_clock_to (f, AT (29 * 60 + 10));
+  g_assert_false (srt_port_taken (f));
+  step_clock_to (f, AT (30 * 60 + 2)); /* 14:30:02 */
+  g_assert_true (srt_port_taken (f));
+  step_clock_to (f, AT (70 * 60 + 2)); /* 15:10:02, the talk is over */
+  /* libsrt lets go of a closed listener's socket in its own thread, within
+   * about a second. */
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (srt_port_taken (f) && g_get_monotonic_time () < deadline)
+    g_usleep (50000);
+  g_assert_false (srt_port_taken (f));
+}
+
 static void
 on_made (KtLibrary *library, const char *item_id, const GError *error, gpointer data)
 {
@@ -566,6 +618,8 @@ main (int argc, char **argv)
   ADD ("/live/wrong-key-cut-resume-recording", test_wrong_key_cut_resume_recording);
   ADD ("/live/garbage-is-refused", test_garbage_is_refused);
   ADD ("/live/ffmpeg-publishes", test_ffmpeg_publishes);
+  g_test_add ("/live/listener-only-near-a-talk", Fixture, timetable_at_three, fixture_set_up,
+              test_listener_only_near_a_talk, fixture_tear_down);
   g_test_add ("/live/fallback", Fixture, timetable_with_fallback, fixture_set_up, test_fallback,
               fixture_tear_down);
   return g_test_run ();
