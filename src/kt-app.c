@@ -35,6 +35,7 @@ struct _KtApp {
   gboolean demo;
   char *demo_item_id;
   KtStore *store;
+  KtViewpointCache *viewpoints; /* rooms by token and code, for requests */
   KtAuth *auth;
   KtAttendance *attendance;
   KtCodeGuard *code_guard;
@@ -94,6 +95,7 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->store = kt_store_open (db_path, error);
   if (app->store == NULL)
     return NULL;
+  app->viewpoints = kt_viewpoint_cache_new (app->store);
   app->auth = kt_auth_new (app->store,
                            kt_config_get_int (config, "auth", "session_hours") * 3600 *
                                KT_USEC_PER_SEC,
@@ -357,6 +359,7 @@ kt_app_free (KtApp *app)
   g_clear_pointer (&app->library, kt_library_free);
   g_clear_pointer (&app->uploads, kt_uploads_free);
   g_clear_pointer (&app->auth, kt_auth_free);
+  g_clear_pointer (&app->viewpoints, kt_viewpoint_cache_free);
   g_clear_pointer (&app->store, kt_store_free);
   g_clear_pointer (&app->timezone, g_time_zone_unref);
   g_clear_pointer (&app->config, kt_config_free);
@@ -491,6 +494,12 @@ KtCodeGuard *
 kt_app_code_guard (KtApp *app)
 {
   return app->code_guard;
+}
+
+KtViewpointCache *
+kt_app_viewpoints (KtApp *app)
+{
+  return app->viewpoints;
 }
 
 KtStore *

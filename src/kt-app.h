@@ -12,6 +12,7 @@
 #include "kt-metrics.h"
 #include "kt-store.h"
 #include "kt-upload.h"
+#include "kt-viewpoint.h"
 #include "kt-timetable.h"
 #include "kt-auth.h"
 
@@ -47,6 +48,8 @@ KtAuth *kt_app_auth (KtApp *app);
 KtAttendance *kt_app_attendance (KtApp *app);
 /* The throttle on guessed viewing point codes; NULL outside start–stop. */
 KtCodeGuard *kt_app_code_guard (KtApp *app);
+/* Viewing points by token and code, cached (kt-viewpoint.h). */
+KtViewpointCache *kt_app_viewpoints (KtApp *app);
 /* The one database handle (for modules without an object of their own). */
 KtStore *kt_app_store (KtApp *app);
 KtLibrary *kt_app_library (KtApp *app);

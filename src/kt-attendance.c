@@ -72,6 +72,8 @@ struct _KtAttendance {
   guint timer;
   KtHistogram *flush_timings; /* seconds per flush that wrote, for /metrics */
   guint64 flush_failures;
+  GString *key;   /* a heartbeat's session key, made here rather than allocated per beat */
+  gboolean debug; /* this domain's debug messages are shown (read at new) */
 };
 
 static const char *const state_names[] = { "playing", "paused", "stalled" };
@@ -153,6 +155,8 @@ kt_attendance_new (KtStore *store, const KtAttendanceOptions *options, GError **
   att->trackers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) tracker_free);
   att->flush_timings = kt_histogram_new (kt_metrics_latency_bounds, kt_metrics_n_latency_bounds);
+  att->key = g_string_sized_new (128);
+  att->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   if (!kt_store_exec (store,
                       "UPDATE viewer_sessions SET left_us = last_us WHERE left_us IS NULL", NULL))
     return store_error (att, error), NULL;
@@ -173,6 +177,8 @@ kt_attendance_free (KtAttendance *att)
   g_clear_pointer (&att->sessions, g_hash_table_destroy);
   g_clear_pointer (&att->trackers, g_hash_table_destroy);
   g_clear_pointer (&att->flush_timings, kt_histogram_free);
+  if (att->key != NULL)
+    g_string_free (att->key, TRUE);
   g_free (att);
 }
 
@@ -219,31 +225,49 @@ load_session (KtAttendance *att, const char *viewer_key, const char *channel, gi
   return s;
 }
 
-/* The session of @viewer_key on the lesson @airing of @channel_id: in
- * memory, else reopened from the store, else new (joined at @now_us). */
+/* "-12" */
+static GString *
+append_int (GString *out, gint64 value)
+{
+  char digits[24];
+  int i = sizeof digits;
+  guint64 u = value < 0 ? -(guint64) value : (guint64) value;
+  do
+    digits[--i] = '0' + u % 10;
+  while ((u /= 10) > 0);
+  if (value < 0)
+    digits[--i] = '-';
+  return g_string_append_len (out, digits + i, sizeof digits - i);
+}
+
+/* The session whose key is @key (viewer key "\n" channel "\n" lesson
+ * start, the viewer key its first @viewer_len bytes) on the lesson @airing
+ * of @channel_id: in memory, else reopened from the store, else new
+ * (joined at @now_us). @key is borrowed. */
 static Session *
-get_session (KtAttendance *att, const char *viewer_key, const KtHeartbeat *hb,
+get_session (KtAttendance *att, const char *key, gsize viewer_len, const KtHeartbeat *hb,
              const char *channel_id, const KtAiring *airing, gint64 now_us)
 {
-  g_autofree char *key = g_strdup_printf ("%s\n%s\n%" G_GINT64_FORMAT, viewer_key, channel_id,
-                                          airing->start_us);
   Session *s = g_hash_table_lookup (att->sessions, key);
   if (s != NULL) {
     s->closed = FALSE; /* heard again before its close was written */
     return s;
   }
+  g_autofree char *viewer_key = g_strndup (key, viewer_len);
   s = load_session (att, viewer_key, channel_id, airing->start_us);
   if (s != NULL) {
-    g_debug ("session reopened viewer=%s channel=%s", viewer_key, channel_id);
+    if (att->debug)
+      g_debug ("session reopened viewer=%s channel=%s", viewer_key, channel_id);
   } else {
     s = g_new0 (Session, 1);
     s->joined_us = s->last_us = now_us;
     s->headcount = -1;
-    g_debug ("session opened viewer=%s channel=%s lesson=%s", viewer_key, channel_id,
-             airing->title);
+    if (att->debug)
+      g_debug ("session opened viewer=%s channel=%s lesson=%s", viewer_key, channel_id,
+               airing->title);
   }
-  s->key = g_steal_pointer (&key);
-  s->viewer_key = g_strdup (viewer_key);
+  s->key = g_strdup (key);
+  s->viewer_key = g_steal_pointer (&viewer_key);
   s->viewpoint_id = hb->viewpoint_id;
   s->name = g_strdup (hb->name ? hb->name : "");
   s->phone = g_strdup (hb->phone ? hb->phone : "");
@@ -269,21 +293,32 @@ void
 kt_attendance_heartbeat (KtAttendance *att, KtChannel *channel, const KtHeartbeat *hb,
                          gint64 now_us)
 {
-  /* A person who gave a phone number is one viewer on every device. */
-  g_autofree char *viewer_key
-      = hb->viewpoint_id > 0           ? g_strdup_printf ("vp:%" G_GINT64_FORMAT, hb->viewpoint_id)
-        : hb->phone && hb->phone[0] ? g_strdup_printf ("tel:%s", hb->phone)
-                                       : g_strdup_printf ("u:%s", hb->viewer);
+  /* A person who gave a phone number is one viewer on every device. The
+   * keys are made in one buffer kept for the purpose, which at the end
+   * holds viewer key "\n" channel "\n" lesson start (the session's key);
+   * the tracker's key is what comes before the second "\n", the viewer's
+   * before the first. Tens of thousands of heartbeats a second are what
+   * this path is for, so it formats and allocates nothing a beat that
+   * changes nothing needs. */
+  GString *key = att->key;
+  g_string_truncate (key, 0);
+  if (hb->viewpoint_id > 0)
+    append_int (g_string_append (key, "vp:"), hb->viewpoint_id);
+  else if (hb->phone && hb->phone[0])
+    g_string_append (g_string_append (key, "tel:"), hb->phone);
+  else
+    g_string_append (g_string_append (key, "u:"), hb->viewer ? hb->viewer : "(null)");
+  gsize viewer_len = key->len;
   const char *channel_id = kt_channel_id (channel);
-  g_autofree char *tracker_key = g_strdup_printf ("%s\n%s", viewer_key, channel_id);
-  Tracker *t = g_hash_table_lookup (att->trackers, tracker_key);
+  g_string_append (g_string_append_c (key, '\n'), channel_id);
+  Tracker *t = g_hash_table_lookup (att->trackers, key->str);
   if (t == NULL) {
     t = g_new0 (Tracker, 1);
     t->viewpoint_id = hb->viewpoint_id;
     t->channel = g_strdup (channel_id);
     t->state = KT_PLAY_PAUSED; /* nothing before the first heartbeat is earned */
     t->headcount = -1;
-    g_hash_table_insert (att->trackers, g_strdup (tracker_key), t);
+    g_hash_table_insert (att->trackers, g_strdup (key->str), t);
   }
 
   gint64 earned = 0;
@@ -292,8 +327,10 @@ kt_attendance_heartbeat (KtAttendance *att, KtChannel *channel, const KtHeartbea
 
   KtAiring airing;
   Session *s = NULL;
-  if (kt_channel_airing_at (channel, now_us, &airing) && airing.title != NULL)
-    s = get_session (att, viewer_key, hb, channel_id, &airing, now_us);
+  if (kt_channel_airing_at (channel, now_us, &airing) && airing.title != NULL) {
+    append_int (g_string_append_c (key, '\n'), airing.start_us);
+    s = get_session (att, key->str, viewer_len, hb, channel_id, &airing, now_us);
+  }
 
   /* The earned stretch may begin in the lesson the previous heartbeat
    * counted for. */
@@ -315,10 +352,15 @@ kt_attendance_heartbeat (KtAttendance *att, KtChannel *channel, const KtHeartbea
   t->state = hb->state;
   if (hb->headcount >= 0)
     t->headcount = hb->headcount;
-  g_free (t->name);
-  t->name = g_strdup (hb->name ? hb->name : "");
-  g_free (t->session_key);
-  t->session_key = s ? g_strdup (s->key) : NULL;
+  const char *name = hb->name ? hb->name : "";
+  if (g_strcmp0 (t->name, name) != 0) {
+    g_free (t->name);
+    t->name = g_strdup (name);
+  }
+  if (g_strcmp0 (t->session_key, s ? s->key : NULL) != 0) {
+    g_free (t->session_key);
+    t->session_key = s ? g_strdup (s->key) : NULL;
+  }
 }
 
 static gboolean

@@ -57,27 +57,21 @@ viewer_id_ok (const char *id)
 }
 
 /* "138 0000-1234", "+86 138…": digits, spaces, '+' and '-', at most
- * PHONE_MAX bytes and at least 5 digits. *@digits gets the digits alone. */
+ * PHONE_MAX bytes and at least 5 digits. @digits gets the digits alone. */
 static gboolean
-phone_ok (const char *phone, char **digits)
+phone_ok (const char *phone, char digits[PHONE_MAX + 1])
 {
   if (strlen (phone) > PHONE_MAX)
     return FALSE;
-  GString *only = g_string_new (NULL);
+  gsize n = 0;
   for (const char *p = phone; *p; p++) {
     if (g_ascii_isdigit (*p))
-      g_string_append_c (only, *p);
-    else if (*p != ' ' && *p != '+' && *p != '-') {
-      g_string_free (only, TRUE);
+      digits[n++] = *p;
+    else if (*p != ' ' && *p != '+' && *p != '-')
       return FALSE;
-    }
   }
-  if (only->len < 5) {
-    g_string_free (only, TRUE);
-    return FALSE;
-  }
-  *digits = g_string_free (only, FALSE);
-  return TRUE;
+  digits[n] = '\0';
+  return n >= 5;
 }
 
 /* A string member, or NULL; FALSE when it is there but not a string. */
@@ -94,17 +88,17 @@ get_string (JsonObject *o, const char *name, const char **out)
   return TRUE;
 }
 
-/* Count one heartbeat object from @client. FALSE with @refusal filled in
- * when it is refused. */
+/* Count one heartbeat object of @msg. FALSE with @refusal filled in when
+ * it is refused. */
 static gboolean
-beat_one (KtApp *app, const char *client, JsonObject *o, KtHttpRefusal *refusal)
+beat_one (KtApp *app, SoupServerMessage *msg, JsonObject *o, KtHttpRefusal *refusal)
 {
   const char *token, *code, *viewer, *name, *phone, *channel_id, *state_text;
-  g_autofree char *phone_digits = NULL;
+  char phone_digits[PHONE_MAX + 1];
   KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1, NULL, 0 };
   if (!get_string (o, "token", &token) || !get_string (o, "code", &code) ||
       !get_string (o, "viewer", &viewer) || !get_string (o, "name", &name) ||
-      !get_string (o, "phone", &phone) || (phone && !phone_ok (phone, &phone_digits)) ||
+      !get_string (o, "phone", &phone) || (phone && !phone_ok (phone, phone_digits)) ||
       !get_string (o, "channel", &channel_id) || !get_string (o, "state", &state_text) ||
       channel_id == NULL || !kt_play_state_from_string (state_text, &hb.state) ||
       (viewer && !viewer_id_ok (viewer)) || (code && !kt_http_code_well_formed (code)) ||
@@ -135,7 +129,10 @@ beat_one (KtApp *app, const char *client, JsonObject *o, KtHttpRefusal *refusal)
   }
   g_autoptr (KtViewpoint) viewpoint = NULL;
   if (token != NULL || code != NULL) {
-    viewpoint = kt_http_lookup_viewpoint (app, client, token, code, refusal);
+    /* The client's address (for the code guard) is a string libsoup makes
+     * when first asked: not asked for people at home, who give neither. */
+    viewpoint = kt_http_lookup_viewpoint (app, soup_server_message_get_remote_host (msg), token,
+                                          code, refusal);
     if (viewpoint == NULL)
       return FALSE;
   }
@@ -145,7 +142,7 @@ beat_one (KtApp *app, const char *client, JsonObject *o, KtHttpRefusal *refusal)
   } else {
     hb.viewer = viewer; /* one person, perhaps of a room */
     hb.name = name ? name : "";
-    hb.phone = phone_digits;
+    hb.phone = phone ? phone_digits : NULL;
     hb.member_of = viewpoint ? viewpoint->id : 0;
     hb.headcount = -1;  /* a person is one */
   }
@@ -169,7 +166,6 @@ beat_batch (KtApp *app, SoupServerMessage *msg, JsonArray *beats)
                    "a batch holds 1 to %d heartbeats", BATCH_MAX);
     return;
   }
-  const char *client = soup_server_message_get_remote_host (msg);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "refused");
@@ -179,7 +175,7 @@ beat_batch (KtApp *app, SoupServerMessage *msg, JsonArray *beats)
     JsonNode *node = json_array_get_element (beats, i);
     KtHttpRefusal refusal = { SOUP_STATUS_BAD_REQUEST, "bad-request", NULL, 0 };
     if (JSON_NODE_HOLDS_OBJECT (node) &&
-        beat_one (app, client, json_node_get_object (node), &refusal)) {
+        beat_one (app, msg, json_node_get_object (node), &refusal)) {
       accepted++;
       continue;
     }
@@ -225,16 +221,14 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
     return;
   }
   KtHttpRefusal refusal = { 0 };
-  if (!beat_one (app, soup_server_message_get_remote_host (msg), json_node_get_object (root),
-                 &refusal)) {
+  if (!beat_one (app, msg, json_node_get_object (root), &refusal)) {
     kt_http_refuse (msg, &refusal);
     return;
   }
   /* 200 with "{}" rather than 204: libsoup 3.2 ends a response without a
    * Content-Length (which it never sends on a 204) by closing the
    * connection, so every heartbeat would cost a new connection. */
-  g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
-  kt_http_json (msg, SOUP_STATUS_OK, empty);
+  kt_http_json_static (msg, SOUP_STATUS_OK, "{}");
 }
 
 static double

@@ -18,6 +18,10 @@
  * playlists that carry a token. Codes pass the code guard first
  * (kt-code-guard.c), so that guessing them is throttled per address and for
  * everybody together; tokens are 256 random bits and need no throttle.
+ * Both are looked up in kt-viewpoint's cache, which forgets at any change
+ * to the viewpoints table: a kiosk asks every minute, a heartbeat every
+ * 20 s, a playlist every 2 s, and a rotated token or a disabled room still
+ * counts for nothing from the next request on.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -50,13 +54,13 @@ kt_http_lookup_viewpoint (KtApp *app, const char *client, const char *token, con
                           KtHttpRefusal *refusal)
 {
   g_autoptr (GError) error = NULL;
-  KtStore *store = kt_app_store (app);
+  KtViewpointCache *cache = kt_app_viewpoints (app);
   KtCodeGuard *guard = kt_app_code_guard (app);
   gint64 now = kt_clock_now_us ();
   g_autoptr (KtViewpoint) viewpoint = NULL;
 
   if (token != NULL) {
-    viewpoint = kt_viewpoint_find_token (store, token, &error);
+    viewpoint = kt_viewpoint_cache_find_token (cache, token, &error);
   } else {
     gint64 wait_s = 0;
     if (guard != NULL && !kt_code_guard_allow (guard, client, now, &wait_s)) {
@@ -66,7 +70,7 @@ kt_http_lookup_viewpoint (KtApp *app, const char *client, const char *token, con
       return refuse (refusal, 429, "throttled", text), NULL;
     }
     if (kt_http_code_well_formed (code))
-      viewpoint = kt_viewpoint_find_code (store, code, &error);
+      viewpoint = kt_viewpoint_cache_find_code (cache, code, &error);
     else
       g_set_error (&error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND, "bad code");
     if (guard != NULL && viewpoint != NULL)

@@ -23,7 +23,10 @@
  * heartbeats, and watched time is credited by kt-attendance's rules (the
  * time since the previous beat, at most twice the heartbeat interval). A
  * wrong or retired token is ignored here, never refused: the stream is
- * public, only the counting needs the token.
+ * public, only the counting needs the token. The token is looked up in
+ * kt-viewpoint's cache (a reload every 2 s per player would otherwise be a
+ * database lookup each), which forgets at any change to a room, so a
+ * rotated token or a disabled room stops counting with the next reload.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -85,7 +88,7 @@ count_presence (KtApp *app, SoupServerMessage *msg, KtChannel *channel)
   const char *token = query ? g_hash_table_lookup (query, "token") : NULL;
   if (token == NULL)
     return;
-  g_autoptr (KtViewpoint) v = kt_viewpoint_find_token (kt_app_store (app), token, NULL);
+  g_autoptr (KtViewpoint) v = kt_viewpoint_cache_find_token (kt_app_viewpoints (app), token, NULL);
   if (v == NULL || v->disabled)
     return;
   KtHeartbeat hb = { .viewpoint_id = v->id, .name = v->name, .state = KT_PLAY_PLAYING,

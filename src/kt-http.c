@@ -49,6 +49,7 @@ struct _KtHttp {
   char *base_uri;
   gboolean tls; /* HTTPS (kt_http_set_tls) */
   GCancellable *cancellable; /* cancelled at free: answers still being made are dropped */
+  gboolean debug; /* G_MESSAGES_DEBUG shows this domain's debug messages (read at new) */
 };
 
 /* First match wins, so exact paths come before the prefixes that hold them. */
@@ -97,6 +98,16 @@ kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
 }
 
+static void
+set_json (SoupServerMessage *msg, guint status, SoupMemoryUse use, const char *text, gsize len)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json; charset=utf-8", use, text, len);
+}
+
 void
 kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
 {
@@ -104,12 +115,13 @@ kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
   json_generator_set_root (gen, root);
   gsize len;
   char *text = json_generator_to_data (gen, &len);
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  soup_message_headers_replace (headers, "Cache-Control", "no-store");
-  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_TAKE,
-                                    text, len);
+  set_json (msg, status, SOUP_MEMORY_TAKE, text, len);
+}
+
+void
+kt_http_json_static (SoupServerMessage *msg, guint status, const char *json)
+{
+  set_json (msg, status, SOUP_MEMORY_STATIC, json, strlen (json));
 }
 
 void
@@ -397,11 +409,16 @@ split_path (const char *path, GPtrArray *parts, gboolean *trailing_slash)
   return TRUE;
 }
 
+/* @method is one of the space-separated words of @methods. Per request, so
+ * without splitting @methods into new strings. */
 static gboolean
 method_allowed (const char *methods, const char *method)
 {
-  g_auto (GStrv) list = g_strsplit (methods, " ", -1);
-  return g_strv_contains ((const char *const *) list, method);
+  gsize len = strlen (method);
+  for (const char *p = methods; (p = strstr (p, method)) != NULL; p += len)
+    if ((p == methods || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+      return TRUE;
+  return FALSE;
 }
 
 /* What /metrics needs to know about a request when its answer is written:
@@ -440,6 +457,7 @@ static void
 on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
   count_served (user_data, msg, FALSE);
+  kt_http_closed_mark_idle (msg);
 }
 
 static void
@@ -457,7 +475,10 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
   const char *path = g_uri_get_path (uri);
   const char *method = soup_server_message_get_method (msg);
 
-  g_debug ("request method=%s path=%s", method, path);
+  /* g_debug formats its message before GLib decides to drop it: asked
+   * here, per request, only when debug output is on. */
+  if (http->debug)
+    g_debug ("request method=%s path=%s", method, path);
   mark_served (msg, NULL);
   if (path == NULL || path[0] != '/') {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
@@ -571,7 +592,9 @@ kt_http_new (KtApp *app)
   if (served_quark == 0)
     served_quark = g_quark_from_static_string ("kt-http-served");
   http->app = app;
+  http->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   http->cancellable = g_cancellable_new ();
+  kt_http_closed_install ();
   http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
   soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);

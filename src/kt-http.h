@@ -149,6 +149,9 @@ void kt_http_error (SoupServerMessage *msg, guint status, const char *code, cons
 void kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error);
 /* A JSON body from a builder's root node. */
 void kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root);
+/* A JSON body that is a constant string ("{}"), for answers made many
+ * times a second: no node, no generator, no copy. */
+void kt_http_json_static (SoupServerMessage *msg, guint status, const char *json);
 /* Read the request body as a JSON object whose members are all strings
  * named in @fields; @values[i] gets field i's value (NULL when absent),
  * borrowed from the returned node (transfer full). On a body that is not
@@ -183,5 +186,12 @@ void kt_http_later_finish (KtHttpLater *later);
 /* A body from bytes, with type and cache policy. */
 void kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
                     const char *cache_control);
+
+/* libsoup 3.2 keeps a keep-alive connection its client closed while idle
+ * open for ever (see kt-http-closed.c). kt_http_closed_install (once, before
+ * listening) makes accepted connections able to notice; each finished
+ * response marks its connection idle with kt_http_closed_mark_idle. */
+void kt_http_closed_install (void);
+void kt_http_closed_mark_idle (SoupServerMessage *msg);
 
 G_END_DECLS

@@ -14,6 +14,14 @@
  * Prepared statements are cached by their SQL text, so callers write the SQL
  * where it is used and still pay for parsing once.
  *
+ * Caches of a table (kt-viewpoint's tokens) ask kt_store_table_version
+ * whether they may still be right. Writes through this connection are seen
+ * by an update hook, which sees every row any statement changes (foreign
+ * key actions included), so no write path can forget to invalidate a
+ * cache; writes by another process (`ketang viewpoint token` while the
+ * server runs, the sqlite3 shell) by PRAGMA data_version, which changes
+ * exactly when another connection commits.
+ *
  * Errors are counted for /metrics where SQLite itself reports them: its
  * error log (SQLITE_CONFIG_LOG) sees every failing statement, including the
  * many that modules step themselves, so no call site can forget to count.
@@ -165,6 +173,9 @@ static const char *const kt_store_migrations[] = {
 struct _KtStore {
   sqlite3 *db;
   GHashTable *statements; /* SQL text → sqlite3_stmt* */
+  GHashTable *writes;     /* table name → guint64* rows written through db, for watched tables */
+  gint64 data_version;    /* PRAGMA data_version when last read */
+  guint64 outside_commits; /* times it was seen to change: commits by other connections */
 };
 
 static void
@@ -280,6 +291,37 @@ kt_store_error_count (int code)
   return code >= 0 && code < 256 ? (guint) g_atomic_int_get (&error_counts[code]) : 0;
 }
 
+static void
+on_row_written (void *data, int op, const char *database, const char *table, sqlite3_int64 rowid)
+{
+  KtStore *store = data;
+  guint64 *count = g_hash_table_lookup (store->writes, table);
+  if (count != NULL)
+    (*count)++;
+}
+
+guint64
+kt_store_table_version (KtStore *store, const char *table)
+{
+  guint64 *count = g_hash_table_lookup (store->writes, table);
+  if (count == NULL) {
+    count = g_new0 (guint64, 1);
+    g_hash_table_insert (store->writes, g_strdup (table), count);
+  }
+  sqlite3_stmt *stmt = kt_store_prepare (store, "PRAGMA data_version", NULL);
+  gint64 version = -1; /* unreadable counts as changed: a cache then asks the table */
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int64 (stmt, 0);
+  if (stmt != NULL)
+    sqlite3_reset (stmt);
+  if (version != store->data_version || version < 0) {
+    store->data_version = version;
+    store->outside_commits++;
+  }
+  /* Both only grow, so the sum changes whenever either does. */
+  return *count + store->outside_commits;
+}
+
 KtStore *
 kt_store_open (const char *path, GError **error)
 {
@@ -292,6 +334,7 @@ kt_store_open (const char *path, GError **error)
   }
   g_autoptr (KtStore) store = g_new0 (KtStore, 1);
   store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
+  store->writes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   int rc = sqlite3_open_v2 (path, &store->db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -301,6 +344,7 @@ kt_store_open (const char *path, GError **error)
     return NULL;
   }
   sqlite3_busy_timeout (store->db, 5000);
+  sqlite3_update_hook (store->db, on_row_written, store);
   if (!kt_store_exec (store,
                       "PRAGMA journal_mode = WAL;"
                       "PRAGMA synchronous = NORMAL;"
@@ -324,6 +368,7 @@ kt_store_free (KtStore *store)
   if (store == NULL)
     return;
   g_clear_pointer (&store->statements, g_hash_table_destroy);
+  g_clear_pointer (&store->writes, g_hash_table_destroy);
   if (store->db) {
     sqlite3_close (store->db); /* statements are finalized above */
     store->db = NULL;

@@ -39,6 +39,14 @@ void kt_store_rollback (KtStore *store);
 
 sqlite3 *kt_store_handle (KtStore *store);
 
+/* A number that differs from the last one returned for @table whenever a
+ * row of @table may have changed since: written through this connection
+ * (by any statement; the first call starts the count) or committed by
+ * another process. One PRAGMA step, no table read: for caches to ask per
+ * request. The update hook SQLite calls does not see rows that a REPLACE
+ * conflict deletes; nothing in ketang writes with REPLACE. */
+guint64 kt_store_table_version (KtStore *store, const char *table);
+
 /* Failures SQLite reported in this process with primary result code @code
  * (SQLITE_BUSY, SQLITE_CONSTRAINT…), for /metrics. */
 guint kt_store_error_count (int code);

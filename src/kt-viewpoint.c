@@ -16,6 +16,21 @@
  *
  * Issuing a new token replaces the hash, so the old token stops working at
  * once (a kiosk URL that leaked is dealt with by `ketang viewpoint token`).
+ *
+ * Kiosks say who they are often: a player without JavaScript on every
+ * playlist reload (every 2 s), a kiosk page with every heartbeat. The
+ * KtViewpointCache answers those from memory, by token hash and by code,
+ * for as long as kt_store_table_version says no row of viewpoints changed;
+ * at any change it forgets everything. That covers every write, the ones
+ * here, raw SQL anywhere in the process and `ketang viewpoint token` or
+ * `disable` run from a shell while the server runs, so a rotated token or
+ * a disabled room stops counting with the next request. The cache still
+ * hashes the token: keyed by the token itself, a lookup's timing would be
+ * about the token rather than about its hash (see above). Only rooms that
+ * exist are kept, so it holds at most two entries per room; a wrong token
+ * costs a database lookup each time, as before. Viewing points are
+ * reference counted (g_rc_box) so that a cached one can be handed out
+ * without copying and outlive the cache's forgetting it.
  */
 #define G_LOG_DOMAIN "kt-viewpoint"
 
@@ -35,18 +50,29 @@ G_DEFINE_QUARK (kt-viewpoint-error-quark, kt_viewpoint_error)
 
 #define COLUMNS "id, name, township, contact, phone, seats, disabled, code, created_us, channel"
 
-void
-kt_viewpoint_free (KtViewpoint *viewpoint)
+static void
+viewpoint_clear (gpointer data)
 {
-  if (viewpoint == NULL)
-    return;
+  KtViewpoint *viewpoint = data;
   g_free (viewpoint->name);
   g_free (viewpoint->township);
   g_free (viewpoint->contact);
   g_free (viewpoint->phone);
   g_free (viewpoint->code);
   g_free (viewpoint->channel);
-  g_free (viewpoint);
+}
+
+void
+kt_viewpoint_free (KtViewpoint *viewpoint)
+{
+  if (viewpoint != NULL)
+    g_rc_box_release_full (viewpoint, viewpoint_clear);
+}
+
+KtViewpoint *
+kt_viewpoint_ref (KtViewpoint *viewpoint)
+{
+  return g_rc_box_acquire (viewpoint);
 }
 
 static gboolean
@@ -60,7 +86,7 @@ store_error (KtStore *store, GError **error)
 static KtViewpoint *
 from_row (sqlite3_stmt *stmt)
 {
-  KtViewpoint *v = g_new0 (KtViewpoint, 1);
+  KtViewpoint *v = g_rc_box_new0 (KtViewpoint);
   v->id = sqlite3_column_int64 (stmt, 0);
   v->name = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
   v->township = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
@@ -109,22 +135,102 @@ kt_viewpoint_find_id (KtStore *store, gint64 id, GError **error)
   return find_by (store, "SELECT " COLUMNS " FROM viewpoints WHERE id = ?", NULL, id, error);
 }
 
-KtViewpoint *
-kt_viewpoint_find_token (KtStore *store, const char *token, GError **error)
+#define BY_TOKEN_HASH "SELECT " COLUMNS " FROM viewpoints WHERE token_hash = ?"
+#define BY_CODE "SELECT " COLUMNS " FROM viewpoints WHERE code = ?"
+
+/* The hash a token is found by; NULL with NOT_FOUND for what cannot be a
+ * token. (transfer full) */
+static char *
+token_hash (const char *token, GError **error)
 {
   if (token == NULL || strlen (token) != TOKEN_CHARS) {
     g_set_error (error, KT_VIEWPOINT_ERROR, KT_VIEWPOINT_ERROR_NOT_FOUND, "unknown token");
     return NULL;
   }
-  g_autofree char *hash = kt_auth_token_hash (token);
-  return find_by (store, "SELECT " COLUMNS " FROM viewpoints WHERE token_hash = ?", hash, 0,
-                  error);
+  return kt_auth_token_hash (token);
+}
+
+KtViewpoint *
+kt_viewpoint_find_token (KtStore *store, const char *token, GError **error)
+{
+  g_autofree char *hash = token_hash (token, error);
+  return hash ? find_by (store, BY_TOKEN_HASH, hash, 0, error) : NULL;
+}
+
+struct _KtViewpointCache {
+  KtStore *store;
+  guint64 version;       /* kt_store_table_version of viewpoints when these were read */
+  GHashTable *by_hash;   /* token hash → KtViewpoint* (a reference) */
+  GHashTable *by_code;   /* code → KtViewpoint* (a reference) */
+};
+
+KtViewpointCache *
+kt_viewpoint_cache_new (KtStore *store)
+{
+  KtViewpointCache *cache = g_new0 (KtViewpointCache, 1);
+  cache->store = store;
+  cache->version = kt_store_table_version (store, "viewpoints");
+  cache->by_hash = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) kt_viewpoint_free);
+  cache->by_code = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) kt_viewpoint_free);
+  return cache;
+}
+
+void
+kt_viewpoint_cache_free (KtViewpointCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_hash_table_destroy (cache->by_hash);
+  g_hash_table_destroy (cache->by_code);
+  g_free (cache);
+}
+
+/* Forget everything when a row of viewpoints may have changed. */
+static void
+cache_check (KtViewpointCache *cache)
+{
+  guint64 version = kt_store_table_version (cache->store, "viewpoints");
+  if (version == cache->version)
+    return;
+  g_hash_table_remove_all (cache->by_hash);
+  g_hash_table_remove_all (cache->by_code);
+  cache->version = version;
+}
+
+/* @key in @table, else @sql's row for it, remembered. */
+static KtViewpoint *
+cache_find (KtViewpointCache *cache, GHashTable *table, const char *sql, const char *key,
+            GError **error)
+{
+  cache_check (cache);
+  KtViewpoint *v = g_hash_table_lookup (table, key);
+  if (v != NULL)
+    return kt_viewpoint_ref (v);
+  v = find_by (cache->store, sql, key, 0, error);
+  if (v != NULL)
+    g_hash_table_insert (table, g_strdup (key), kt_viewpoint_ref (v));
+  return v;
+}
+
+KtViewpoint *
+kt_viewpoint_cache_find_token (KtViewpointCache *cache, const char *token, GError **error)
+{
+  g_autofree char *hash = token_hash (token, error);
+  return hash ? cache_find (cache, cache->by_hash, BY_TOKEN_HASH, hash, error) : NULL;
+}
+
+KtViewpoint *
+kt_viewpoint_cache_find_code (KtViewpointCache *cache, const char *code, GError **error)
+{
+  return cache_find (cache, cache->by_code, BY_CODE, code, error);
 }
 
 KtViewpoint *
 kt_viewpoint_find_code (KtStore *store, const char *code, GError **error)
 {
-  return find_by (store, "SELECT " COLUMNS " FROM viewpoints WHERE code = ?", code, 0, error);
+  return find_by (store, BY_CODE, code, 0, error);
 }
 
 GPtrArray *

@@ -30,7 +30,9 @@ typedef struct {
   gint64 created_us;
 } KtViewpoint;
 
+/* Viewing points are reference counted: free drops one reference. */
 void kt_viewpoint_free (KtViewpoint *viewpoint);
+KtViewpoint *kt_viewpoint_ref (KtViewpoint *viewpoint);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtViewpoint, kt_viewpoint_free)
 
 /* What to set: NULL strings and negative numbers leave a field as it is
@@ -67,5 +69,19 @@ KtViewpoint *kt_viewpoint_find_token (KtStore *store, const char *token, GError 
 KtViewpoint *kt_viewpoint_find_code (KtStore *store, const char *code, GError **error);
 /* KtViewpoint*, by township then name; NULL only when the database fails. */
 GPtrArray *kt_viewpoint_list (KtStore *store, GError **error);
+
+/* kt_viewpoint_find_token and _code from memory while no row of the
+ * viewpoints table changed (through this connection, by any statement, or
+ * by another process): what a request that names a room by its token or
+ * code asks. A reference (transfer full); treat it as read-only. Main
+ * thread only, like the store. */
+typedef struct _KtViewpointCache KtViewpointCache;
+KtViewpointCache *kt_viewpoint_cache_new (KtStore *store /* borrowed, outlives it */);
+void kt_viewpoint_cache_free (KtViewpointCache *cache);
+KtViewpoint *kt_viewpoint_cache_find_token (KtViewpointCache *cache, const char *token,
+                                            GError **error);
+KtViewpoint *kt_viewpoint_cache_find_code (KtViewpointCache *cache, const char *code,
+                                           GError **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtViewpointCache, kt_viewpoint_cache_free)
 
 G_END_DECLS

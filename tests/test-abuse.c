@@ -1,7 +1,8 @@
 /* HTTP abuse against the real server on a real port: a client that sends
  * its request a byte at a time, two thousand connections that never say
- * anything, a header of 100 KiB, and malformed or hostile Range headers on
- * a segment. None of them may stop the server answering everyone else, and
+ * anything, hundreds of clients that hang up on an idle keep-alive
+ * connection (each must give its descriptor back), a header of 100 KiB, and
+ * malformed or hostile Range headers on a segment. None of them may stop the server answering everyone else, and
  * a valid range still gets exactly its bytes. The server runs on this
  * thread's main context, so "answering everyone else" is checked by making
  * ordinary requests while the abusive ones are open: a server blocked on
@@ -46,13 +47,24 @@ send_all (GSocket *sock, const char *data, gsize len)
   }
 }
 
-/* Read until the server closes or @deadline_s pass; the bytes read. */
+/* Whether @answer holds one whole response: headers and Content-Length
+ * bytes of body. */
+static gboolean
+whole_response (const GString *answer)
+{
+  const char *end = strstr (answer->str, "\r\n\r\n");
+  const char *length = strstr (answer->str, "Content-Length: ");
+  return end && length && answer->len >= (gsize) (end + 4 - answer->str) + atoi (length + 16);
+}
+
+/* Read until the server closes, or has sent one whole response when @one,
+ * or @deadline_s pass; the bytes read. */
 static GString *
-read_answer (GSocket *sock, double deadline_s)
+read_answer (GSocket *sock, double deadline_s, gboolean one)
 {
   GString *answer = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + (gint64) (deadline_s * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < deadline) {
+  while (g_get_monotonic_time () < deadline && !(one && whole_response (answer))) {
     char buf[4096];
     g_autoptr (GError) error = NULL;
     gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
@@ -85,7 +97,7 @@ test_slow_client (void)
       assert_healthy ();
   }
   /* And the slow client itself is served once its request is whole. */
-  g_autoptr (GString) answer = read_answer (slow, 10);
+  g_autoptr (GString) answer = read_answer (slow, 10, FALSE);
   g_assert_true (g_str_has_prefix (answer->str, "HTTP/1.1 200"));
 }
 
@@ -115,6 +127,39 @@ test_idle_connections (void)
   assert_healthy ();
 }
 
+static guint
+open_descriptors (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+  while (dir && g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
+/* libsoup 3.2 kept the server's end of a keep-alive connection open for
+ * ever once its client hung up between requests (kt-http-closed.c): a
+ * descriptor per browser tab or VLC that ever closed one. */
+static void
+test_hung_up_keepalive_connections (void)
+{
+  const char *request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  guint before = open_descriptors ();
+  for (int i = 0; i < 300; i++) {
+    g_autoptr (GSocket) sock = open_connection ();
+    send_all (sock, request, strlen (request));
+    g_autoptr (GString) answer = read_answer (sock, 10, TRUE);
+    g_assert_true (g_str_has_prefix (answer->str, "HTTP/1.1 200"));
+    g_assert_null (strstr (answer->str, "Connection: close"));
+    g_socket_close (sock, NULL);
+  }
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (open_descriptors () > before + 5 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (open_descriptors (), <=, before + 5);
+  assert_healthy ();
+}
+
 static void
 test_huge_header (void)
 {
@@ -124,7 +169,7 @@ test_huge_header (void)
   g_string_append (request, "\r\nConnection: close\r\n\r\n");
   g_autoptr (GSocket) sock = open_connection ();
   send_all (sock, request->str, request->len);
-  g_autoptr (GString) answer = read_answer (sock, 10);
+  g_autoptr (GString) answer = read_answer (sock, 10, FALSE);
   /* Refused (400 or 431) or cut off, but never a crash or a hang. */
   g_assert_true (answer->len == 0 || !g_str_has_prefix (answer->str, "HTTP/1.1 5"));
   assert_healthy ();
@@ -183,6 +228,7 @@ main (int argc, char **argv)
   app = kt_test_app_start (data, TRUE, settings);
   g_test_add_func ("/abuse/slow-client", test_slow_client);
   g_test_add_func ("/abuse/idle-connections", test_idle_connections);
+  g_test_add_func ("/abuse/hung-up-keepalive-connections", test_hung_up_keepalive_connections);
   g_test_add_func ("/abuse/huge-header", test_huge_header);
   g_test_add_func ("/abuse/ranges", test_ranges);
   int status = g_test_run ();

@@ -5,7 +5,8 @@
  * heartbeats every 20 s of fake time. Checks the sessions and the report to
  * the second, the CSV byte by byte where it matters, that a crash loses at
  * most one flush interval and counts nothing twice, who may read what, and
- * that `ketang viewpoint add` prints a token a heartbeat accepts. */
+ * that `ketang viewpoint add` prints a token a heartbeat accepts, and that the
+ * month totals added up in C match the same totals grouped in SQL. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -779,6 +780,198 @@ test_playlist_presence (void)
   kt_test_rmtree (dir);
 }
 
+/* A token that stops being good stops counting with the next reload, though
+ * kt-viewpoint caches tokens: room A is disabled on the admin page, room B
+ * gets a new token from another connection to the database (as `ketang
+ * viewpoint token` run from a shell does), room C is deleted with raw SQL.
+ * Each was counted (and so cached) before. */
+static gint64
+last_heard (KtApp *app, gint64 id)
+{
+  g_autofree char *sql = g_strdup_printf (
+      "SELECT last_us FROM viewer_sessions WHERE viewer_key = 'vp:%" G_GINT64_FORMAT "'", id);
+  return sql_int (app, sql);
+}
+
+static void
+reload (KtApp *app, const char *token)
+{
+  g_autofree char *path = g_strdup_printf ("/live/7/360p/index.m3u8?token=%s", token);
+  g_autoptr (KtTestResponse) r = kt_test_get (app, path);
+  g_assert_cmpuint (r->status, ==, 200);
+}
+
+/* Each token's variant playlist every 2 s from @from to @to seconds. */
+static void
+reloads (KtApp *app, int from, int to, const char *a, const char *b, const char *c)
+{
+  for (int t = from; t <= to; t += 2) {
+    clock_to (AT (t));
+    reload (app, a);
+    reload (app, b);
+    reload (app, c);
+  }
+}
+
+static void
+test_stale_tokens (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  kt_clock_set_fake (AT (0));
+  KtApp *app = start_app (dir);
+  kt_test_wait_on_air (app, "7");
+  g_autofree char *a = add_viewpoint (app, "甲", "城关镇", NULL);
+  g_autofree char *b = add_viewpoint (app, "乙", "城关镇", NULL);
+  g_autofree char *c = add_viewpoint (app, "丙", "城关镇", NULL);
+  g_autoptr (KtViewpoint) va = kt_viewpoint_find (kt_app_store (app), "甲", NULL);
+  g_autoptr (KtViewpoint) vb = kt_viewpoint_find (kt_app_store (app), "乙", NULL);
+  g_autoptr (KtViewpoint) vc = kt_viewpoint_find (kt_app_store (app), "丙", NULL);
+  g_autofree char *a_beat = g_strdup_printf ("\"token\": \"%s\"", a);
+  reloads (app, 0, 20, a, b, c);
+  g_assert_cmpuint (beat (app, a_beat, "playing", 3), ==, 200);
+
+  g_auto (KtTestSession) admin = { 0 };
+  kt_test_session_open (app, "boss", "admin", &admin);
+  g_autofree char *a_path = g_strdup_printf ("/api/viewpoints/%" G_GINT64_FORMAT, va->id);
+  g_autoptr (KtTestResponse) off = kt_test_request_as (app, &admin, "PATCH", a_path,
+                                                       "application/json", "{\"disabled\": true}");
+  g_assert_cmpuint (off->status, ==, 200);
+  g_assert_cmpuint (beat (app, a_beat, "playing", 3), ==, 403);
+  reloads (app, 22, 30, a, b, c);
+
+  g_autofree char *db_path = g_build_filename (dir, "ketang.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KtStore) shell = kt_store_open (db_path, &error);
+  g_assert_no_error (error);
+  g_autofree char *b_new = kt_viewpoint_new_token (shell, "乙", &error);
+  g_assert_no_error (error);
+  reloads (app, 32, 40, a, b, c);
+
+  g_autofree char *delete_c
+      = g_strdup_printf ("DELETE FROM viewpoints WHERE id = %" G_GINT64_FORMAT, vc->id);
+  g_assert_true (kt_store_exec (kt_app_store (app), delete_c, NULL));
+  reloads (app, 42, 50, a, b, c);
+
+  clock_to (AT (56)); /* flushed */
+  g_assert_cmpint (last_heard (app, va->id), ==, AT (20));
+  g_assert_cmpint (last_heard (app, vb->id), ==, AT (30));
+  g_assert_cmpint (last_heard (app, vc->id), ==, AT (40));
+  reload (app, b_new); /* the new token counts */
+  clock_to (AT (62));
+  g_assert_cmpint (last_heard (app, vb->id), ==, AT (56));
+  kt_app_free (app);
+  kt_test_rmtree (dir);
+}
+
+/* The totals per month, per channel and per township, against the same
+ * totals grouped in SQL (what kt-attendance-summary.c used to do, slowly):
+ * three channels whose lessons start at the same instants, sessions
+ * written in random order, people on several channels and lessons, people
+ * joined by a room's code, a room deleted since (its sessions lose their
+ * room), a headcount never said, and a township that happens to be called
+ * like the line for people of no room. Guards the one-pass tallies, which
+ * rely on the rows of a lesson coming together. */
+static const char month_sql[]
+    = "SELECT %s, count (DISTINCT s.channel || '@' || s.lesson_start_us),"
+      " sum (s.viewpoint_id IS NOT NULL),"
+      " count (DISTINCT CASE WHEN s.viewpoint_id IS NULL THEN s.viewer_key END),"
+      " sum (CASE WHEN s.viewpoint_id IS NULL THEN 1 ELSE coalesce (s.headcount, 1) END),"
+      " sum (s.watched_us)"
+      " FROM viewer_sessions s LEFT JOIN viewpoints v"
+      "  ON v.id = coalesce (s.viewpoint_id, s.member_of)"
+      " WHERE s.lesson_start_us >= ?1 AND s.lesson_start_us < ?2 GROUP BY 1 ORDER BY 1";
+
+static void
+check_totals (KtStore *store, const char *key, GPtrArray *totals, gint64 from, gint64 to)
+{
+  g_autofree char *sql = g_strdup_printf (month_sql, key);
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (kt_store_handle (store), sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_int64 (stmt, 1, from);
+  sqlite3_bind_int64 (stmt, 2, to);
+  guint i = 0;
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    g_assert_cmpuint (i, <, totals->len);
+    const KtPeriodTotal *t = totals->pdata[i++];
+    g_assert_cmpstr (t->key, ==, (const char *) sqlite3_column_text (stmt, 0));
+    g_assert_cmpint (t->lessons, ==, sqlite3_column_int64 (stmt, 1));
+    g_assert_cmpint (t->viewpoints, ==, sqlite3_column_int64 (stmt, 2));
+    g_assert_cmpint (t->individuals, ==, sqlite3_column_int64 (stmt, 3));
+    g_assert_cmpint (t->people, ==, sqlite3_column_int64 (stmt, 4));
+    g_assert_cmpint (t->watched_us, ==, sqlite3_column_int64 (stmt, 5));
+  }
+  g_assert_cmpuint (i, ==, totals->len);
+  sqlite3_finalize (stmt);
+}
+
+static void
+test_months_match_sql (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "ketang.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KtStore) store = kt_store_open (path, &error);
+  g_assert_no_error (error);
+  static const char *const towns[] = { "城关镇", "河口乡", "个人（未归属乡镇）", "东山乡" };
+  for (int i = 1; i <= 12; i++) {
+    g_autofree char *sql = g_strdup_printf (
+        "INSERT INTO viewpoints (id, name, township, token_hash, code, created_us)"
+        " VALUES (%d, '点%d', '%s', 'h%d', '%06d', 0)", i, i, towns[i % 4], i, i);
+    g_assert_true (kt_store_exec (store, sql, NULL));
+  }
+  GRand *rand = g_rand_new_with_seed (7);
+  /* Lessons at 09:00 and 14:00 (+08:00) from 2026-10-20 for 60 days, on channels 1, 2 and 10. */
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
+  for (int day = 0; day < 60; day++)
+    for (int slot = 0; slot < 2; slot++)
+      for (int ch = 0; ch < 3; ch++) {
+        gint64 start = (G_GINT64_CONSTANT (1792458000) + day * 86400 + slot * 5 * 3600) * G_USEC_PER_SEC;
+        const char *channel = ch == 0 ? "1" : ch == 1 ? "2" : "10";
+        for (int who = 0; who < 42; who++) {
+          if (g_rand_int_range (rand, 0, 3) != 0)
+            continue;
+          gboolean room = who < 12;
+          gint64 watched = (gint64) g_rand_int_range (rand, 0, 270) * 20 * G_USEC_PER_SEC;
+          g_autofree char *headcount = room && who % 3 ? g_strdup_printf ("%d", who) : g_strdup ("NULL");
+          g_autofree char *viewpoint = room ? g_strdup_printf ("%d", who + 1) : g_strdup ("NULL");
+          g_autofree char *member_of = !room && who % 3 == 0 ? g_strdup_printf ("%d", 1 + who % 12)
+                                                             : g_strdup ("NULL");
+          g_ptr_array_add (rows, g_strdup_printf (
+              "INSERT INTO viewer_sessions (viewer_key, viewpoint_id, channel, lesson_title,"
+              " lesson_start_us, lesson_end_us, joined_us, last_us, left_us, watched_us,"
+              " headcount, member_of) VALUES ('%s%d', %s, '%s', '课', %" G_GINT64_FORMAT
+              ", %" G_GINT64_FORMAT ", 0, 0, 0, %" G_GINT64_FORMAT ", %s, %s)",
+              room ? "vp:" : who % 2 ? "tel:139" : "u:", room ? who + 1 : who, viewpoint, channel,
+              start, start + (gint64) 5400 * G_USEC_PER_SEC, watched, headcount, member_of));
+        }
+      }
+  g_assert_true (kt_store_begin (store, NULL));
+  while (rows->len > 0) { /* in random order: rowids say nothing about lessons */
+    guint pick = g_rand_int_range (rand, 0, rows->len);
+    g_assert_true (kt_store_exec (store, g_ptr_array_index (rows, pick), NULL));
+    g_ptr_array_remove_index_fast (rows, pick);
+  }
+  g_assert_true (kt_store_commit (store, NULL));
+  g_rand_free (rand);
+  g_assert_true (kt_store_exec (store, "DELETE FROM viewpoints WHERE id = 5", NULL));
+
+  g_autoptr (GTimeZone) tz = g_time_zone_new_identifier ("Asia/Shanghai");
+  gint64 from = G_GINT64_CONSTANT (1790784000) * G_USEC_PER_SEC; /* 2026-10-01 +08:00 */
+  gint64 to = G_GINT64_CONSTANT (1798732800) * G_USEC_PER_SEC;   /* 2027-01-01 */
+  g_autoptr (GPtrArray) months = kt_attendance_by_month (store, tz, from, to, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (months->len, ==, 3);
+  for (guint i = 0; i < months->len; i++) {
+    const KtMonthReport *m = months->pdata[i];
+    g_assert_cmpuint (m->channels->len, ==, 3);
+    check_totals (store, "s.channel", m->channels, m->start_us, m->end_us);
+    check_totals (store, "coalesce (v.township, '个人（未归属乡镇）')", m->townships, m->start_us,
+                  m->end_us);
+  }
+  g_clear_pointer (&store, kt_store_free);
+  kt_test_rmtree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -790,7 +983,9 @@ main (int argc, char **argv)
   g_test_add_func ("/attendance/kiosk", test_kiosk);
   g_test_add_func ("/attendance/code-guessing", test_code_guessing);
   g_test_add_func ("/attendance/playlist-presence", test_playlist_presence);
+  g_test_add_func ("/attendance/stale-tokens", test_stale_tokens);
   g_test_add_func ("/attendance/individuals", test_individuals);
   g_test_add_func ("/attendance/reports", test_reports);
+  g_test_add_func ("/attendance/months-match-sql", test_months_match_sql);
   return g_test_run ();
 }

@@ -538,9 +538,9 @@ test_listener_only_near_a_talk (Fixture *f, gconstpointer unused)
   step_clock_to (f, AT (30 * 60 + 2)); /* 14:30:02 */
   g_assert_true (srt_port_taken (f));
   step_clock_to (f, AT (70 * 60 + 2)); /* 15:10:02, the talk is over */
-  /* libsrt lets go of a closed listener's socket in its own thread, within
-   * about a second. */
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  /* libsrt lets go of a closed listener's socket in its own thread: within
+   * about a second on a quiet machine, several on a loaded one. */
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   while (srt_port_taken (f) && g_get_monotonic_time () < deadline)
     g_usleep (50000);
   g_assert_false (srt_port_taken (f));
