@@ -13,13 +13,17 @@ cd "$root"
 # ffmpeg, which the tests use as an independent HLS client, nginx, which the
 # edge test runs in front of ketang with deploy/nginx-edge.conf; clang
 # (libFuzzer) and valgrind for the hardening checks; openssl makes the TLS
-# test's certificate, glib-networking is GLib's TLS.
+# test's certificate, glib-networking is GLib's TLS. WHIP (publishing from a
+# browser) needs webrtcbin's headers (libgstreamer-plugins-bad1.0-dev) and
+# libnice's GStreamer elements (gstreamer1.0-nice), without which webrtcbin
+# cannot be made.
 packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libsoup-3.0-dev libsqlite3-dev libjson-glib-dev libical-dev libsodium-dev tzdata
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
+  gstreamer1.0-nice
   fonts-noto-cjk sqlite3 ffmpeg chromium curl ca-certificates nginx
   clang valgrind openssl glib-networking
 )

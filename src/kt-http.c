@@ -36,6 +36,7 @@
 #include "kt-build-config.h"
 #include "kt-config.h"
 #include "kt-library.h"
+#include "kt-live-encoder.h"
 #include "kt-metrics.h"
 #include "kt-store.h"
 #include "kt-viewpoint.h"
@@ -68,6 +69,7 @@ static const KtRoute kt_routes[] = {
   { "/api/kiosk", "GET HEAD", "public", kt_http_kiosk_handle },      /* checks its own token */
   { "/api/viewpoints/", "GET HEAD POST PATCH", "admin", kt_http_viewpoints_handle },
   { "/api/attendance/", "GET HEAD", "admin", kt_http_attendance_handle },
+  { "/api/live/whip/", "POST DELETE", "public", kt_http_whip_handle }, /* session or publish key */
   { "/api/live/", "GET HEAD POST", "teacher admin", kt_http_publish_handle },
   { "/api/", "GET HEAD", "public", kt_http_api_handle },
   { "/metrics", "GET HEAD", "public", kt_http_metrics_handle }, /* loopback or bearer token */
@@ -207,6 +209,21 @@ kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error)
         status = SOUP_STATUS_NOT_FOUND, code = "not-found";
         break;
       case KT_VIEWPOINT_ERROR_STORE:
+        break;
+    }
+  } else if (error->domain == KT_LIVE_ERROR) {
+    switch ((KtLiveError) error->code) {
+      case KT_LIVE_ERROR_OFFER:
+      case KT_LIVE_ERROR_REFUSED:
+        status = SOUP_STATUS_BAD_REQUEST, code = "bad-offer";
+        break;
+      case KT_LIVE_ERROR_BUSY:
+        status = SOUP_STATUS_CONFLICT, code = "busy";
+        break;
+      case KT_LIVE_ERROR_NO_TALK:
+        status = SOUP_STATUS_NOT_FOUND, code = "no-talk";
+        break;
+      case KT_LIVE_ERROR_PIPELINE:
         break;
     }
   } else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||

@@ -93,6 +93,7 @@ void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
 void kt_http_attendance_handle (KtApp *app, KtRequest *request);
 void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
 void kt_http_publish_handle (KtApp *app, KtRequest *request);
+void kt_http_whip_handle (KtApp *app, KtRequest *request);
 void kt_http_kiosk_handle (KtApp *app, KtRequest *request);
 
 /* The viewing point @token (or, when it is NULL, @code) names: the one

@@ -1,8 +1,10 @@
-/* kt-live-encoder: one publisher's connection, from SRT packets to
- * house-format segments.
+/* kt-live-encoder: one publisher's connection, from SRT packets or a WHIP
+ * peer's RTP to house-format segments.
  *
- * The graph is pipelines/live-srt.pipeline; this module drives it. It does
- * four things a launch line cannot:
+ * The graph is a head that receives (pipelines/live-srt.pipeline, or
+ * live-whip.pipeline whose webrtcbin kt-live-whip negotiates) joined to
+ * pipelines/live-ladder.pipeline, which both share; this module drives it.
+ * It does four things a launch line cannot:
  *
  * Admission. srtsrc in listener mode asks, from libsrt's thread, whether a
  * caller may connect ("caller-connecting", with the caller's stream id).
@@ -13,7 +15,9 @@
  * into the pipeline, and OBS says the connection failed at once.
  *
  * Linking. decodebin finds out what the stream holds while it runs; its
- * first video and first audio stream are linked to video_in and audio_in.
+ * first video and first audio stream are linked to video_in and audio_in
+ * (WHIP has a decodebin per stream, already known to be one picture and
+ * one sound).
  * A stream that lacks either, or that nothing here can decode, is refused
  * with a message saying why (KT_LIVE_ERROR_REFUSED), which the talk's page
  * and log show to the teacher and the administrator.
@@ -385,10 +389,12 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-KtLiveEncoder *
-kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_ms,
-                     const char *scratch_dir, const KtLiveEncoderHooks *hooks,
-                     gpointer user_data, GError **error)
+/* The head's template joined to the ladder's, the scratch directories made,
+ * the decoders' pads wired to the ladder; not yet playing. */
+static KtLiveEncoder *
+build (const char *pipelines_dir, const char *head, const char *const *head_vars,
+       const char *const *head_required, const char *scratch_dir,
+       const KtLiveEncoderHooks *hooks, gpointer user_data, GError **error)
 {
   for (guint i = 0; i < kt_n_renditions; i++) {
     g_autofree char *sub = g_build_filename (scratch_dir, kt_renditions[i].name, NULL);
@@ -398,16 +404,28 @@ kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_m
       return NULL;
     }
   }
-  g_autofree char *latency = g_strdup_printf ("%u", latency_ms);
-  const char *vars[] = { "uri", uri, "latency", latency, "dir", scratch_dir, NULL };
-  static const char *const required[]
-      = { "ingest",   "decode",    "video_in",  "audio_in",   "video_cut",
-          "audio_cut", "rend_720p", "rend_360p", "rend_audio", NULL };
-  GstElement *pipeline = kt_pipeline_build (pipelines_dir, "live-srt", vars, required, error);
+  g_autoptr (GPtrArray) vars = g_ptr_array_new ();
+  for (guint i = 0; head_vars && head_vars[i]; i++)
+    g_ptr_array_add (vars, (gpointer) head_vars[i]);
+  g_ptr_array_add (vars, "dir");
+  g_ptr_array_add (vars, (gpointer) scratch_dir);
+  g_ptr_array_add (vars, NULL);
+  g_autoptr (GPtrArray) required = g_ptr_array_new ();
+  for (guint i = 0; head_required[i]; i++)
+    g_ptr_array_add (required, (gpointer) head_required[i]);
+  static const char *const ladder[] = { "video_in",  "audio_in",  "video_cut", "audio_cut",
+                                        "rend_720p", "rend_360p", "rend_audio" };
+  for (guint i = 0; i < G_N_ELEMENTS (ladder); i++)
+    g_ptr_array_add (required, (gpointer) ladder[i]);
+  g_ptr_array_add (required, NULL);
+  const char *parts[] = { head, "live-ladder", NULL };
+  GstElement *pipeline
+      = kt_pipeline_build_parts (pipelines_dir, parts, (const char *const *) vars->pdata,
+                                 (const char *const *) required->pdata, error);
   if (pipeline == NULL)
     return NULL;
 
-  g_autoptr (KtLiveEncoder) encoder = g_new0 (KtLiveEncoder, 1);
+  KtLiveEncoder *encoder = g_new0 (KtLiveEncoder, 1);
   encoder->pipeline = pipeline;
   encoder->dir = g_strdup (scratch_dir);
   encoder->hooks = *hooks;
@@ -420,7 +438,48 @@ kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_m
 
   g_autoptr (GstElement) audio_sink = gst_bin_get_by_name (GST_BIN (pipeline), "rend_audio");
   encoder->audio_sink = audio_sink;
-  g_autoptr (GstElement) ingest = gst_bin_get_by_name (GST_BIN (pipeline), "ingest");
+  g_autoptr (GstPad) video = entry_pad (pipeline, "video_cut", "sink");
+  gst_pad_add_probe (video, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, encoder, NULL);
+  g_autoptr (GstPad) audio = entry_pad (pipeline, "audio_cut", "sink");
+  gst_pad_add_probe (audio, GST_PAD_PROBE_TYPE_BUFFER, on_audio_buffer, encoder, NULL);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  encoder->bus_watch = gst_bus_add_watch (bus, on_bus_message, encoder);
+  return encoder;
+}
+
+/* Decoded streams of @decode go to video_in and audio_in. */
+static void
+link_decoder (KtLiveEncoder *encoder, const char *name, gboolean check_both)
+{
+  g_autoptr (GstElement) decode = gst_bin_get_by_name (GST_BIN (encoder->pipeline), name);
+  g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), encoder);
+  if (check_both)
+    g_signal_connect (decode, "no-more-pads", G_CALLBACK (on_no_more_pads), encoder);
+}
+
+static gboolean
+play (KtLiveEncoder *encoder, const char *what, GError **error)
+{
+  if (gst_element_set_state (encoder->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_PIPELINE, "cannot %s", what);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+KtLiveEncoder *
+kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_ms,
+                     const char *scratch_dir, const KtLiveEncoderHooks *hooks,
+                     gpointer user_data, GError **error)
+{
+  g_autofree char *latency = g_strdup_printf ("%u", latency_ms);
+  const char *vars[] = { "uri", uri, "latency", latency, NULL };
+  static const char *const required[] = { "ingest", "decode", NULL };
+  g_autoptr (KtLiveEncoder) encoder = build (pipelines_dir, "live-srt", vars, required,
+                                             scratch_dir, hooks, user_data, error);
+  if (encoder == NULL)
+    return NULL;
+  g_autoptr (GstElement) ingest = gst_bin_get_by_name (GST_BIN (encoder->pipeline), "ingest");
   /* Ask for every caller: setting the uri resets srtsrc's parameters,
    * "authentication" among them, to defaults that skip the question. */
   g_object_set (ingest, "authentication", TRUE, NULL);
@@ -428,21 +487,53 @@ kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_m
    * accumulator, so the last handler's answer is the one srtsrc sees. */
   g_signal_connect_after (ingest, "caller-connecting", G_CALLBACK (on_caller_connecting),
                           encoder);
-  g_autoptr (GstElement) decode = gst_bin_get_by_name (GST_BIN (pipeline), "decode");
-  g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), encoder);
-  g_signal_connect (decode, "no-more-pads", G_CALLBACK (on_no_more_pads), encoder);
-  g_autoptr (GstPad) video = entry_pad (pipeline, "video_cut", "sink");
-  gst_pad_add_probe (video, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, encoder, NULL);
-  g_autoptr (GstPad) audio = entry_pad (pipeline, "audio_cut", "sink");
-  gst_pad_add_probe (audio, GST_PAD_PROBE_TYPE_BUFFER, on_audio_buffer, encoder, NULL);
-
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  encoder->bus_watch = gst_bus_add_watch (bus, on_bus_message, encoder);
-  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_PIPELINE, "cannot listen on %s", uri);
+  link_decoder (encoder, "decode", TRUE);
+  g_autofree char *what = g_strdup_printf ("listen on %s", uri);
+  if (!play (encoder, what, error))
     return NULL;
-  }
   return g_steal_pointer (&encoder);
+}
+
+KtLiveEncoder *
+kt_live_encoder_new_whip (const char *pipelines_dir, const char *scratch_dir,
+                          const KtLiveEncoderHooks *hooks, gpointer user_data, GError **error)
+{
+  static const char *const required[]
+      = { "ingest", "video_rtp", "audio_rtp", "decode_video", "decode_audio", NULL };
+  g_autoptr (KtLiveEncoder) encoder = build (pipelines_dir, "live-whip", NULL, required,
+                                             scratch_dir, hooks, user_data, error);
+  if (encoder == NULL)
+    return NULL;
+  /* The offer was checked for a picture and a sound before we were made,
+   * so each decoder only has to say what it decoded. */
+  link_decoder (encoder, "decode_video", FALSE);
+  link_decoder (encoder, "decode_audio", FALSE);
+  if (!play (encoder, "start webrtcbin", error))
+    return NULL;
+  return g_steal_pointer (&encoder);
+}
+
+GstElement *
+kt_live_encoder_element (KtLiveEncoder *encoder, const char *name)
+{
+  return gst_bin_get_by_name (GST_BIN (encoder->pipeline), name);
+}
+
+void
+kt_live_encoder_end (KtLiveEncoder *encoder, GError *error)
+{
+  /* end() leaves removing the watch to the watch's own return value; from
+   * outside it, the watch must go now, or a message already on the bus
+   * would reach an encoder the hook freed. */
+  if (!encoder->ended && encoder->bus_watch) {
+    g_source_remove (encoder->bus_watch);
+    encoder->bus_watch = 0;
+  }
+  if (encoder->ended) {
+    g_clear_error (&error);
+    return;
+  }
+  end (encoder, error);
 }
 
 void

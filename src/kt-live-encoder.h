@@ -10,18 +10,24 @@ GQuark kt_live_error_quark (void);
 typedef enum {
   KT_LIVE_ERROR_REFUSED,  /* the stream cannot be aired: its codecs, no picture or no sound */
   KT_LIVE_ERROR_PIPELINE, /* GStreamer failed while the talk ran */
+  KT_LIVE_ERROR_OFFER,    /* a WHIP offer that is not SDP, or offers nothing we can air */
+  KT_LIVE_ERROR_BUSY,     /* the talk (or the server) already has a publisher */
+  KT_LIVE_ERROR_NO_TALK,  /* no such talk on a timetable now, or no such publish */
 } KtLiveError;
 
-/* One publisher connection: an SRT listener that admits one caller, decodes
- * its stream and writes house-format segments of every rendition, cut at
- * the same instants (pipelines/live-srt.pipeline). Everything it reports
- * arrives on the main context of the thread that made it. */
+/* One publisher connection: an SRT listener that admits one caller (or a
+ * webrtcbin for one WHIP peer), decodes its stream and writes house-format
+ * segments of every rendition, cut at the same instants
+ * (pipelines/live-srt.pipeline or live-whip.pipeline, joined to
+ * live-ladder.pipeline). Everything it reports arrives on the main context
+ * of the thread that made it. */
 typedef struct _KtLiveEncoder KtLiveEncoder;
 
 typedef struct {
   /* A caller asks to publish with @streamid (from @peer, for the log): TRUE
    * admits it. May call kt_live_encoder_set_base. Without an answer within
-   * two seconds the caller is refused. */
+   * two seconds the caller is refused. SRT only (WHIP is admitted over
+   * HTTP before its encoder exists). */
   gboolean (*admit) (KtLiveEncoder *encoder, const char *streamid, const char *peer,
                      gpointer user_data);
   /* Segment @index (0 for the connection's first) of every rendition is
@@ -41,6 +47,17 @@ typedef struct {
 KtLiveEncoder *kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_ms,
                                     const char *scratch_dir, const KtLiveEncoderHooks *hooks,
                                     gpointer user_data, GError **error);
+/* A webrtcbin (named "ingest", see kt_live_encoder_element) that kt-live-whip
+ * negotiates with a WHIP peer, writing into @scratch_dir (created). */
+KtLiveEncoder *kt_live_encoder_new_whip (const char *pipelines_dir, const char *scratch_dir,
+                                         const KtLiveEncoderHooks *hooks, gpointer user_data,
+                                         GError **error);
+/* The pipeline's element @name, or NULL. (transfer full) */
+GstElement *kt_live_encoder_element (KtLiveEncoder *encoder, const char *name);
+/* End the connection from outside the pipeline (a WHIP peer left): the
+ * ended hook gets @error (transfer full, NULL: the publisher left), once. */
+void kt_live_encoder_end (KtLiveEncoder *encoder, GError *error);
+
 /* A listener that waited this long for its caller is to be replaced by a
  * fresh one (see LEAD_NS in kt-live-encoder.c). */
 #define KT_LIVE_ENCODER_MAX_IDLE_US (G_GINT64_CONSTANT (3) * 3600 * G_USEC_PER_SEC)

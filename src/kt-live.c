@@ -21,9 +21,18 @@
  * that talk makes it known, so administrators see a talk as "waiting" from
  * then on.)
  *
- * Encoding is kt-live-encoder's (pipelines/live-srt.pipeline): it reports
- * each complete 2 s segment of every rendition. This file decides where each
- * segment airs, records it, and tells the channels.
+ * Or the speaker publishes over WHIP, from the teaching page's camera or
+ * OBS 30 (kt-http-whip authenticates the teacher by session or publish key,
+ * kt-live-whip checks the offer and negotiates webrtcbin): the same
+ * admission (a talk on now or soon, one publisher at a time, whether over
+ * SRT or WHIP), and a connection of its own that ends with the DELETE or
+ * when the peer goes silent. Whichever connection feeds the talk
+ * (@feeding), everything below treats its segments alike.
+ *
+ * Encoding is kt-live-encoder's (pipelines/live-ladder.pipeline behind the
+ * SRT or WHIP head): it reports each complete 2 s segment of every
+ * rendition. This file decides where each segment airs, records it, and
+ * tells the channels.
  *
  * Slots. A channel airs slot k (the wall-clock interval [2k, 2k+2) s) with
  * media sequence k, and its playlist at time t lists slots up to
@@ -84,6 +93,7 @@
 #include "kt-live.h"
 #include "kt-clock.h"
 #include "kt-live-encoder.h"
+#include "kt-live-whip.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -117,9 +127,17 @@ typedef struct {
 struct _KtLive {
   KtApp *app;
   GHashTable *talks; /* key → KtLiveTalk* (owned) */
-  KtLiveEncoder *encoder;
+  KtLiveEncoder *encoder;  /* the SRT listener */
   guint connections;       /* for scratch dir names */
-  KtLiveTalk *publishing;  /* the talk the encoder's caller feeds, or NULL */
+  KtLiveTalk *publishing;  /* the talk @feeding's publisher feeds, or NULL */
+  KtLiveEncoder *feeding;  /* @encoder or @whip_encoder, while publishing */
+  /* The WHIP publisher, while one is connecting or connected. */
+  KtLiveEncoder *whip_encoder;
+  KtLiveWhip *whip;
+  char *whip_id;           /* the resource's name, in its URL */
+  char *whip_owner;        /* the account that published (may DELETE it, as may admins) */
+  KtLiveWhipReply whip_reply; /* until answered */
+  gpointer whip_reply_data;
   gint64 next_slot;        /* the slot the connection's next segment takes; -1 before its first */
   gint64 listening_since; /* monotonic µs: when the encoder started listening */
   guint tick;
@@ -273,6 +291,50 @@ kt_live_parse_streamid (const char *streamid, char **input, char **key)
   return *input != NULL && **input != '\0' && *key != NULL;
 }
 
+/* @encoder feeds the talk being published. */
+static void
+feed (KtLive *live, KtLiveEncoder *encoder)
+{
+  live->feeding = encoder;
+  /* The recording's timestamps run on from where it stands. */
+  kt_live_encoder_set_base (encoder, (gint64) live->publishing->recorded * KT_SEGMENT_US);
+}
+
+/* @user (authenticated by its publish key or session) becomes @input's
+ * publisher over @encoder (NULL: one still to be made, see feed()), or
+ * NULL: one publisher at a time, and only for a talk on now or soon. */
+static KtLiveTalk *
+admit (KtLive *live, KtLiveEncoder *encoder, const char *input, const KtUser *user,
+       const char *peer, GError **error)
+{
+  if (live->publishing != NULL) {
+    g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_BUSY,
+                 "报告会“%s”正在由别人直播，同一时间只能有一个人直播。", live->publishing->input);
+    g_warning ("publisher refused peer=%s talk=%s name=%s: talk=%s is being published", peer,
+               input, user->name, live->publishing->input);
+    return NULL;
+  }
+  KtLiveTalk *talk = find_talk (live, input, kt_clock_now_us ());
+  if (talk == NULL) {
+    g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_NO_TALK,
+                 "课表上现在没有名为“%s”的直播报告会（开始前 %d 分钟内才能连上）。", input,
+                 (int) kt_config_get_int (kt_app_config (live->app), "live", "early_minutes"));
+    g_warning ("publisher refused peer=%s talk=%s name=%s: no such talk on a timetable now",
+               peer, input, user->name);
+    return NULL;
+  }
+  g_free (talk->publisher);
+  talk->publisher = g_strdup (user->name);
+  g_clear_pointer (&talk->error, g_free);
+  live->publishing = talk;
+  live->next_slot = -1;
+  if (encoder)
+    feed (live, encoder);
+  g_info ("publisher admitted peer=%s talk=%s channel=%s name=%s", peer, input, talk->channel,
+          user->name);
+  return talk;
+}
+
 static gboolean
 on_admit (KtLiveEncoder *encoder, const char *streamid, const char *peer, gpointer user_data)
 {
@@ -291,27 +353,7 @@ on_admit (KtLiveEncoder *encoder, const char *streamid, const char *peer, gpoint
     g_warning ("publisher refused peer=%s talk=%s: %s", peer, input, error->message);
     return FALSE;
   }
-  if (live->publishing != NULL) {
-    g_warning ("publisher refused peer=%s talk=%s name=%s: talk=%s is being published", peer,
-               input, user->name, live->publishing->input);
-    return FALSE;
-  }
-  KtLiveTalk *talk = find_talk (live, input, kt_clock_now_us ());
-  if (talk == NULL) {
-    g_warning ("publisher refused peer=%s talk=%s name=%s: no such talk on a timetable now",
-               peer, input, user->name);
-    return FALSE;
-  }
-  g_free (talk->publisher);
-  talk->publisher = g_strdup (user->name);
-  g_clear_pointer (&talk->error, g_free);
-  live->publishing = talk;
-  live->next_slot = -1;
-  /* The recording's timestamps run on from where it stands. */
-  kt_live_encoder_set_base (encoder, (gint64) talk->recorded * KT_SEGMENT_US);
-  g_info ("publisher admitted peer=%s talk=%s channel=%s name=%s", peer, input, talk->channel,
-          user->name);
-  return TRUE;
+  return admit (live, encoder, input, user, peer, &error) != NULL;
 }
 
 static void
@@ -352,7 +394,7 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
 {
   KtLive *live = user_data;
   KtLiveTalk *talk = live->publishing;
-  if (talk == NULL) {
+  if (talk == NULL || encoder != live->feeding) {
     remove_files (paths);
     return;
   }
@@ -423,18 +465,50 @@ listen_again_in (KtLive *live, guint ms)
     live->relisten = ms ? g_timeout_add (ms, on_relisten, live) : g_idle_add (on_relisten, live);
 }
 
-/* The connection is over (or is being cut): forget it, keep its talk. */
 static void
-connection_over (KtLive *live, const GError *error)
+drop_encoder (KtLiveEncoder **encoder)
 {
-  KtLiveTalk *talk = live->publishing;
-  live->publishing = NULL;
-  live->next_slot = -1;
-  if (live->encoder) {
-    g_autofree char *scratch = g_strdup (kt_live_encoder_scratch_dir (live->encoder));
-    g_clear_pointer (&live->encoder, kt_live_encoder_free);
-    kt_library_live_scratch_remove (scratch);
+  if (*encoder == NULL)
+    return;
+  g_autofree char *scratch = g_strdup (kt_live_encoder_scratch_dir (*encoder));
+  g_clear_pointer (encoder, kt_live_encoder_free);
+  kt_library_live_scratch_remove (scratch);
+}
+
+static void
+drop_whip (KtLive *live, const GError *why)
+{
+  g_clear_pointer (&live->whip, kt_live_whip_free);
+  drop_encoder (&live->whip_encoder);
+  g_clear_pointer (&live->whip_id, g_free);
+  g_clear_pointer (&live->whip_owner, g_free);
+  if (live->whip_reply) {
+    /* Nobody answered the publisher yet: tell it now. */
+    KtLiveWhipReply reply = live->whip_reply;
+    live->whip_reply = NULL;
+    g_autoptr (GError) error
+        = why ? g_error_copy (why)
+              : g_error_new_literal (KT_LIVE_ERROR, KT_LIVE_ERROR_PIPELINE,
+                                     "直播连接在建立前就结束了。");
+    reply (NULL, NULL, error, live->whip_reply_data);
   }
+}
+
+/* @encoder's connection is over (or is being cut): free it, forget it,
+ * keep its talk. */
+static void
+connection_over (KtLive *live, KtLiveEncoder *encoder, const GError *error)
+{
+  KtLiveTalk *talk = encoder != NULL && encoder == live->feeding ? live->publishing : NULL;
+  if (talk != NULL) {
+    live->publishing = NULL;
+    live->feeding = NULL;
+    live->next_slot = -1;
+  }
+  if (encoder != NULL && encoder == live->encoder)
+    drop_encoder (&live->encoder);
+  else if (encoder != NULL && encoder == live->whip_encoder)
+    drop_whip (live, error);
   if (talk == NULL)
     return;
   if (error) {
@@ -452,11 +526,13 @@ static void
 on_ended (KtLiveEncoder *encoder, const GError *error, gpointer user_data)
 {
   KtLive *live = user_data;
-  if (live->publishing)
+  gboolean srt = encoder == live->encoder;
+  if (live->publishing && encoder == live->feeding)
     g_info ("talk=%s publisher gone%s%s", live->publishing->input, error ? ": " : "",
             error ? error->message : "");
-  connection_over (live, error);
-  listen_again_in (live, 0);
+  connection_over (live, encoder, error);
+  if (srt)
+    listen_again_in (live, 0);
 }
 
 static void
@@ -551,7 +627,7 @@ on_tick (gpointer user_data)
   gint64 now = kt_clock_now_us ();
   if (live->encoder && live->publishing == NULL && find_talk (live, NULL, now) == NULL) {
     g_info ("no live talk within early_minutes: SRT listener closed");
-    connection_over (live, NULL);
+    connection_over (live, live->encoder, NULL);
   } else if (live->encoder && live->publishing == NULL
              && g_get_monotonic_time () - live->listening_since > KT_LIVE_ENCODER_MAX_IDLE_US) {
     g_clear_pointer (&live->encoder, kt_live_encoder_free);
@@ -568,7 +644,7 @@ on_tick (gpointer user_data)
     if (talk->state != KT_LIVE_TALK_ENDED && slot_of (now) >= slot_of (talk->end_us)) {
       if (live->publishing == talk) {
         g_info ("talk=%s is over: disconnecting its publisher", talk->input);
-        connection_over (live, NULL);
+        connection_over (live, live->feeding, NULL);
         listen_again_in (live, 0);
       }
       talk->state = KT_LIVE_TALK_ENDED;
@@ -584,6 +660,84 @@ on_tick (gpointer user_data)
     }
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* WHIP. The answer (or the failure) goes to the waiting publisher; a
+ * failure also ends the connection, which tells the talk why. */
+static void
+on_whip_answered (KtLiveWhip *whip, const char *answer, const GError *error, gpointer user_data)
+{
+  KtLive *live = user_data;
+  KtLiveWhipReply reply = live->whip_reply;
+  live->whip_reply = NULL;
+  if (reply)
+    reply (answer, answer ? live->whip_id : NULL, error, live->whip_reply_data);
+  if (error)
+    kt_live_encoder_end (live->whip_encoder, g_error_copy (error));
+  else
+    g_info ("whip answered id=%s", live->whip_id);
+}
+
+static void
+on_whip_gone (KtLiveWhip *whip, const char *why, gpointer user_data)
+{
+  KtLive *live = user_data;
+  g_info ("whip publisher gone id=%s: %s", live->whip_id, why);
+  kt_live_encoder_end (live->whip_encoder, NULL);
+}
+
+gboolean
+kt_live_whip_publish (KtLive *live, const char *input, const KtUser *user, const char *peer,
+                      GstSDPMessage *offer, KtLiveWhipReply reply, gpointer data,
+                      GError **error)
+{
+  g_autoptr (GstSDPMessage) owned = offer;
+  if (live->whip_encoder != NULL && live->publishing == NULL) {
+    g_set_error_literal (error, KT_LIVE_ERROR, KT_LIVE_ERROR_BUSY,
+                         "另一个直播连接正在建立，请稍后再试。");
+    return FALSE;
+  }
+  KtLiveTalk *talk = admit (live, NULL, input, user, peer, error);
+  if (talk == NULL)
+    return FALSE;
+
+  const KtConfig *config = kt_app_config (live->app);
+  g_autofree char *name = g_strdup_printf ("whip-%u", ++live->connections);
+  g_autofree char *scratch = kt_library_live_scratch_dir (kt_app_library (live->app), name);
+  kt_library_live_scratch_remove (scratch);
+  static const KtLiveEncoderHooks hooks = { NULL, on_segment, on_ended };
+  KtLiveEncoder *encoder = kt_live_encoder_new_whip (
+      kt_config_get_string (config, "server", "pipelines_dir"), scratch, &hooks, live, error);
+  if (encoder == NULL) {
+    g_warning ("talk=%s WHIP publisher cannot be received: %s", input, (*error)->message);
+    kt_library_live_scratch_remove (scratch);
+    live->publishing = NULL;
+    return FALSE;
+  }
+  live->whip_encoder = encoder;
+  feed (live, encoder);
+  live->whip_id = g_uuid_string_random ();
+  live->whip_owner = g_strdup (user->name);
+  live->whip_reply = reply;
+  live->whip_reply_data = data;
+  static const KtLiveWhipHooks whip_hooks = { on_whip_answered, on_whip_gone };
+  live->whip = kt_live_whip_new (encoder, g_steal_pointer (&owned), &whip_hooks, live);
+  return TRUE;
+}
+
+gboolean
+kt_live_whip_stop (KtLive *live, const char *input, const char *id, const KtUser *user,
+                   GError **error)
+{
+  if (live->whip_id == NULL || !g_str_equal (live->whip_id, id) || live->publishing == NULL
+      || !g_str_equal (live->publishing->input, input)
+      || (user->role != KT_ROLE_ADMIN && g_strcmp0 (live->whip_owner, user->name) != 0)) {
+    g_set_error_literal (error, KT_LIVE_ERROR, KT_LIVE_ERROR_NO_TALK, "没有这个直播连接。");
+    return FALSE;
+  }
+  g_info ("talk=%s WHIP publish ended by name=%s", input, user->name);
+  kt_live_encoder_end (live->whip_encoder, NULL);
+  return TRUE;
 }
 
 KtLive *
@@ -612,7 +766,9 @@ kt_live_free (KtLive *live)
     kt_clock_timer_remove (live->tick);
   if (live->relisten)
     g_source_remove (live->relisten);
-  connection_over (live, NULL);
+  connection_over (live, live->whip_encoder, NULL);
+  drop_whip (live, NULL);
+  connection_over (live, live->encoder, NULL);
   /* Recordings of talks that are over are closed; one still on stays
    * "processing" and goes on at the next start (or is made ready then). */
   on_tick (live);

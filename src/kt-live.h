@@ -2,6 +2,8 @@
 
 #include <glib.h>
 
+#include <gst/sdp/sdp.h>
+
 #include "kt-app.h"
 
 G_BEGIN_DECLS
@@ -23,6 +25,24 @@ void kt_live_free (KtLive *live);
 /* Tell every channel what each talk has aired (after the timetable changed
  * or a channel was made). */
 void kt_live_update_channels (KtLive *live);
+
+/* WHIP: @user (authenticated by a publish key or a session) publishes
+ * talk @input with @offer (from kt_live_whip_check_offer, transfer full),
+ * from @peer (for the log). FALSE at once with KT_LIVE_ERROR_BUSY
+ * (another publisher), KT_LIVE_ERROR_NO_TALK (no such talk now) or
+ * KT_LIVE_ERROR_PIPELINE; otherwise @reply is called once, later, on the
+ * main context: with the SDP answer and the publish's id (its resource),
+ * or with why not. */
+typedef void (*KtLiveWhipReply) (const char *answer, const char *id, const GError *error,
+                                 gpointer data);
+gboolean kt_live_whip_publish (KtLive *live, const char *input, const KtUser *user,
+                               const char *peer, GstSDPMessage *offer, KtLiveWhipReply reply,
+                               gpointer data, GError **error);
+/* End WHIP publish @id of talk @input, for its publisher or an
+ * administrator (@user): FALSE with KT_LIVE_ERROR_NO_TALK when there is no
+ * such publish for them. */
+gboolean kt_live_whip_stop (KtLive *live, const char *input, const char *id, const KtUser *user,
+                            GError **error);
 
 /* What a talk is doing, for pages and the log. */
 typedef enum {

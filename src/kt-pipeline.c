@@ -119,23 +119,47 @@ GstElement *
 kt_pipeline_build (const char *dir, const char *name, const char *const *vars,
                    const char *const *required, GError **error)
 {
-  g_autofree char *file = g_strdup_printf ("%s.pipeline", name);
-  g_autofree char *path = g_build_filename (dir, file, NULL);
-  g_autofree char *text = NULL;
+  const char *names[] = { name, NULL };
+  return kt_pipeline_build_parts (dir, names, vars, required, error);
+}
+
+/* Parts are rendered one by one (a placeholder cannot span two files) and
+ * joined into one description, so a part may link to an element another
+ * part names ("video_in"): what the live heads share is written once. */
+GstElement *
+kt_pipeline_build_parts (const char *dir, const char *const *names, const char *const *vars,
+                         const char *const *required, GError **error)
+{
+  g_autoptr (GString) desc = g_string_new (NULL);
+  g_autofree char *origin = NULL;
   g_autoptr (GError) local = NULL;
 
-  if (!g_file_get_contents (path, &text, NULL, &local)) {
-    g_set_error (error, KT_PIPELINE_ERROR, KT_PIPELINE_ERROR_TEMPLATE, "%s", local->message);
-    return NULL;
+  for (int i = 0; names[i]; i++) {
+    g_autofree char *file = g_strdup_printf ("%s.pipeline", names[i]);
+    g_autofree char *path = g_build_filename (dir, file, NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents (path, &text, NULL, &local)) {
+      g_set_error (error, KT_PIPELINE_ERROR, KT_PIPELINE_ERROR_TEMPLATE, "%s", local->message);
+      return NULL;
+    }
+    g_autofree char *part = kt_pipeline_render (text, path, vars, error);
+    if (part == NULL)
+      return NULL;
+    g_string_append (desc, part);
+    g_string_append_c (desc, '\n');
+    if (origin == NULL) {
+      origin = g_steal_pointer (&path);
+    } else {
+      char *both = g_strconcat (origin, " + ", file, NULL);
+      g_free (origin);
+      origin = both;
+    }
   }
-  g_autofree char *desc = kt_pipeline_render (text, path, vars, error);
-  if (desc == NULL)
-    return NULL;
 
   GstElement *pipeline =
-      gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &local);
+      gst_parse_launch_full (desc->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &local);
   if (pipeline == NULL) {
-    g_set_error (error, KT_PIPELINE_ERROR, KT_PIPELINE_ERROR_PARSE, "%s: %s", path,
+    g_set_error (error, KT_PIPELINE_ERROR, KT_PIPELINE_ERROR_PARSE, "%s: %s", origin,
                  local->message);
     return NULL;
   }
@@ -143,11 +167,11 @@ kt_pipeline_build (const char *dir, const char *name, const char *const *vars,
     g_autoptr (GstElement) e = gst_bin_get_by_name (GST_BIN (pipeline), required[i]);
     if (e == NULL) {
       g_set_error (error, KT_PIPELINE_ERROR, KT_PIPELINE_ERROR_ELEMENT,
-                   "%s: no element named “%s”", path, required[i]);
+                   "%s: no element named “%s”", origin, required[i]);
       gst_object_unref (pipeline);
       return NULL;
     }
   }
-  g_debug ("built pipeline=%s", name);
+  g_debug ("built pipeline=%s", origin);
   return pipeline;
 }

@@ -27,4 +27,11 @@ char *kt_pipeline_render (const char *text, const char *origin, const char *cons
 GstElement *kt_pipeline_build (const char *dir, const char *name, const char *const *vars,
                                const char *const *required, GError **error);
 
+/* The same for several templates (NULL-terminated @names) joined into one
+ * graph, each rendered with @vars: a part may link to elements another part
+ * names. */
+GstElement *kt_pipeline_build_parts (const char *dir, const char *const *names,
+                                     const char *const *vars, const char *const *required,
+                                     GError **error);
+
 G_END_DECLS

@@ -69,19 +69,6 @@ parse_object (KtTestResponse *r, JsonParser *parser)
   return json_node_get_object (json_parser_get_root (parser));
 }
 
-static void
-assert_json_error (KtTestResponse *r, guint status, const char *code)
-{
-  if (r->status != status) {
-    g_autofree char *text = kt_test_body_text (r);
-    g_error ("expected %u %s, got %u: %s", status, code, r->status, text);
-  }
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *error = json_object_get_object_member (parse_object (r, parser), "error");
-  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
-  g_assert_cmpuint (strlen (json_object_get_string_member (error, "message")), >, 0);
-}
-
 /* POST a JSON @body, as @as (NULL: a stranger), with @csrf (NULL: none). */
 static KtTestResponse *
 post (Fixture *f, const char *path, const Login *as, const char *csrf, const char *body)
@@ -158,7 +145,7 @@ test_login_me_logout (Fixture *f, gconstpointer unused)
   g_assert_nonnull (json_object_get_string_member (o, "expires"));
 
   g_autoptr (KtTestResponse) no_csrf = post (f, "/api/logout", &t, NULL, NULL);
-  assert_json_error (no_csrf, 403, "csrf");
+  kt_test_assert_error (no_csrf, 403, "csrf", NULL);
   g_autoptr (KtTestResponse) out = post (f, "/api/logout", &t, t.csrf, NULL);
   g_assert_cmpuint (out->status, ==, 204);
   const char *cleared = soup_message_headers_get_one (out->headers, "Set-Cookie");
@@ -166,25 +153,25 @@ test_login_me_logout (Fixture *f, gconstpointer unused)
   g_assert_nonnull (strstr (cleared, "Max-Age=0"));
 
   g_autoptr (KtTestResponse) gone = get (f, "/api/me", &t);
-  assert_json_error (gone, 401, "unauthenticated");
+  kt_test_assert_error (gone, 401, "unauthenticated", NULL);
 }
 
 static void
 test_anonymous_and_wrong_role (Fixture *f, gconstpointer unused)
 {
   g_autoptr (KtTestResponse) anon = get (f, "/api/users", NULL);
-  assert_json_error (anon, 401, "unauthenticated");
+  kt_test_assert_error (anon, 401, "unauthenticated", NULL);
   Login forged = { "ketang_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL };
   g_autoptr (KtTestResponse) bad = get (f, "/api/users", &forged);
-  assert_json_error (bad, 401, "unauthenticated");
+  kt_test_assert_error (bad, 401, "unauthenticated", NULL);
   Login junk = { "other=1; ketang_session=../../etc/passwd", NULL };
   g_autoptr (KtTestResponse) worse = get (f, "/api/users", &junk);
-  assert_json_error (worse, 401, "unauthenticated");
+  kt_test_assert_error (worse, 401, "unauthenticated", NULL);
 
   g_auto (Login) t = { 0 };
   login (f, "teacher", "teacher-password", &t);
   g_autoptr (KtTestResponse) teacher = get (f, "/api/users", &t);
-  assert_json_error (teacher, 403, "forbidden");
+  kt_test_assert_error (teacher, 403, "forbidden", NULL);
 
   g_auto (Login) a = { 0 };
   login (f, "admin", "admin-password", &a);
@@ -221,13 +208,13 @@ test_csrf_and_create_user (Fixture *f, gconstpointer unused)
                      "\"display_name\": \"陈老师\"}";
 
   g_autoptr (KtTestResponse) none = post (f, "/api/users", &a, NULL, body);
-  assert_json_error (none, 403, "csrf");
+  kt_test_assert_error (none, 403, "csrf", NULL);
   g_autoptr (KtTestResponse) wrong = post (f, "/api/users", &a, "x", body);
-  assert_json_error (wrong, 403, "csrf");
+  kt_test_assert_error (wrong, 403, "csrf", NULL);
   g_autoptr (KtTestResponse) other = post (f, "/api/users", &a, t.csrf, body); /* not its own */
-  assert_json_error (other, 403, "csrf");
+  kt_test_assert_error (other, 403, "csrf", NULL);
   g_autoptr (KtTestResponse) as_teacher = post (f, "/api/users", &t, t.csrf, body);
-  assert_json_error (as_teacher, 403, "forbidden");
+  kt_test_assert_error (as_teacher, 403, "forbidden", NULL);
 
   g_autoptr (KtTestResponse) made = post (f, "/api/users", &a, a.csrf, body);
   g_assert_cmpuint (made->status, ==, 201);
@@ -238,7 +225,7 @@ test_csrf_and_create_user (Fixture *f, gconstpointer unused)
   g_auto (Login) c = { 0 };
   login (f, "chen", "chen-password", &c);
   g_autoptr (KtTestResponse) again = post (f, "/api/users", &a, a.csrf, body);
-  assert_json_error (again, 409, "exists");
+  kt_test_assert_error (again, 409, "exists", NULL);
 }
 
 /* Each bad body gets the one JSON error shape, never a crash or a 500. */
@@ -274,11 +261,11 @@ test_bad_bodies (Fixture *f, gconstpointer unused)
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr (KtTestResponse) r = post (f, cases[i].path, &a, a.csrf, cases[i].body);
-    assert_json_error (r, cases[i].status, cases[i].code);
+    kt_test_assert_error (r, cases[i].status, cases[i].code, NULL);
   }
   g_autoptr (KtTestResponse) form = kt_test_request_body (
       f->app, "POST", "/api/login", NULL, "application/x-www-form-urlencoded", "name=a&password=b");
-  assert_json_error (form, 415, "bad-request");
+  kt_test_assert_error (form, 415, "bad-request", NULL);
   /* Refused from its headers, before the body is read (see test-http for a
    * client that does not wait for 100 Continue). */
   g_autofree char *big = g_strnfill (70000, ' ');
@@ -286,9 +273,9 @@ test_bad_bodies (Fixture *f, gconstpointer unused)
                                    "Expect", "100-continue", NULL };
   g_autoptr (KtTestResponse) huge = kt_test_request_body (f->app, "POST", "/api/users",
                                                           expect_headers, "application/json", big);
-  assert_json_error (huge, 413, "too-large");
+  kt_test_assert_error (huge, 413, "too-large", NULL);
   g_autoptr (KtTestResponse) get_login = get (f, "/api/login", NULL);
-  assert_json_error (get_login, 405, "method-not-allowed");
+  kt_test_assert_error (get_login, 405, "method-not-allowed", NULL);
 }
 
 /* login_max_failures is 3 here. */
@@ -297,10 +284,10 @@ test_throttle (Fixture *f, gconstpointer unused)
 {
   for (int i = 0; i < 3; i++) {
     g_autoptr (KtTestResponse) r = post_login (f, "teacher", "guess-password");
-    assert_json_error (r, 401, "credentials");
+    kt_test_assert_error (r, 401, "credentials", NULL);
   }
   g_autoptr (KtTestResponse) locked = post_login (f, "teacher", "teacher-password");
-  assert_json_error (locked, 429, "throttled");
+  kt_test_assert_error (locked, 429, "throttled", NULL);
   g_assert_cmpstr (soup_message_headers_get_one (locked->headers, "Retry-After"), ==, "30");
   g_assert_null (soup_message_headers_get_one (locked->headers, "Set-Cookie"));
 
@@ -323,16 +310,16 @@ test_expiry_and_disabled (Fixture *f, gconstpointer unused)
   g_assert_cmpuint (still->status, ==, 200);
   kt_clock_advance (1);
   g_autoptr (KtTestResponse) expired = get (f, "/api/me", &r);
-  assert_json_error (expired, 401, "unauthenticated");
+  kt_test_assert_error (expired, 401, "unauthenticated", NULL);
 
   g_auto (Login) again = { 0 };
   login (f, "room", "room-password", &again);
   g_autoptr (GError) error = NULL;
   g_assert_true (kt_auth_user_set_disabled (kt_app_auth (f->app), "room", TRUE, &error));
   g_autoptr (KtTestResponse) ended = get (f, "/api/me", &again);
-  assert_json_error (ended, 401, "unauthenticated");
+  kt_test_assert_error (ended, 401, "unauthenticated", NULL);
   g_autoptr (KtTestResponse) refused = post_login (f, "room", "room-password");
-  assert_json_error (refused, 403, "disabled");
+  kt_test_assert_error (refused, 403, "disabled", NULL);
 }
 
 /* A path under @route that its handler would serve. */
@@ -408,9 +395,9 @@ test_publish_key (Fixture *f, gconstpointer unused)
   g_assert_true (json_object_get_null_member (o, "srt_url")); /* SRT is off in tests */
 
   g_autoptr (KtTestResponse) no_csrf = post (f, "/api/live/key", &t, NULL, "");
-  assert_json_error (no_csrf, 403, "csrf");
+  kt_test_assert_error (no_csrf, 403, "csrf", NULL);
   g_autoptr (KtTestResponse) room = post (f, "/api/live/key", &r, r.csrf, "");
-  assert_json_error (room, 403, "forbidden");
+  kt_test_assert_error (room, 403, "forbidden", NULL);
 
   g_autoptr (KtTestResponse) made = post (f, "/api/live/key", &t, t.csrf, "");
   g_assert_cmpuint (made->status, ==, 201);

@@ -45,21 +45,6 @@ fixture_tear_down (Fixture *f, gconstpointer unused)
 }
 
 static void
-assert_json_error (KtTestResponse *r, guint status, const char *code)
-{
-  g_assert_cmpuint (r->status, ==, status);
-  g_assert_cmpstr (soup_message_headers_get_content_type (r->headers, NULL), ==,
-                   "application/json");
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *text = kt_test_body_text (r);
-  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
-  JsonObject *error = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "error");
-  g_assert_nonnull (error);
-  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
-  g_assert_cmpuint (strlen (json_object_get_string_member (error, "message")), >, 0);
-}
-
-static void
 test_healthz (Fixture *f, gconstpointer unused)
 {
   g_autoptr (KtTestResponse) r = kt_test_get (f->app, "/healthz");
@@ -75,10 +60,10 @@ test_unknown_paths_are_json_404 (Fixture *f, gconstpointer unused)
                           "/media/x/720p/0.ts", "/vendor/other.js", "/api/channels/9" };
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++) {
     g_autoptr (KtTestResponse) r = kt_test_get (f->app, paths[i]);
-    assert_json_error (r, 404, "not-found");
+    kt_test_assert_error (r, 404, "not-found", NULL);
   }
   g_autoptr (KtTestResponse) post = kt_test_request (f->app, "POST", "/healthz", NULL);
-  assert_json_error (post, 405, "method-not-allowed");
+  kt_test_assert_error (post, 405, "method-not-allowed", NULL);
   g_assert_cmpstr (soup_message_headers_get_one (post->headers, "Allow"), ==, "GET HEAD");
 }
 

@@ -731,6 +731,26 @@ kt_test_json_object (KtTestResponse *response, JsonParser *parser)
 }
 
 void
+kt_test_assert_error (KtTestResponse *response, guint status, const char *code,
+                      const char *words)
+{
+  g_autofree char *text = kt_test_body_text (response);
+  if (response->status != status)
+    g_error ("expected %u %s, got %u: %s", status, code, response->status, text);
+  g_assert_cmpstr (soup_message_headers_get_content_type (response->headers, NULL), ==,
+                   "application/json");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *error = json_object_get_object_member (kt_test_json_object (response, parser),
+                                                     "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, code);
+  const char *message = json_object_get_string_member (error, "message");
+  g_assert_cmpuint (strlen (message), >, 0);
+  if (words != NULL && strstr (message, words) == NULL)
+    g_error ("expected “%s” in the message: %s", words, message);
+}
+
+void
 kt_test_server_login (KtTestServer *server, const char *name, const char *password,
                       KtTestSession *out)
 {

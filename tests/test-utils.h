@@ -66,6 +66,10 @@ char *kt_test_body_text (KtTestResponse *response);
 /* The body parsed as a JSON object, owned by @parser; fails the test when
  * it is not JSON. */
 JsonObject *kt_test_json_object (KtTestResponse *response, JsonParser *parser);
+/* @response is the one error shape with @status and @code, and a message
+ * that says something (holding @words, unless NULL). */
+void kt_test_assert_error (KtTestResponse *response, guint status, const char *code,
+                           const char *words);
 
 /* What GStreamer finds in a segment file. */
 typedef struct {

@@ -2,7 +2,7 @@
 // loopback port with a throw-away data directory, polling with a deadline,
 // and Debian's Chromium through playwright-core.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,10 +66,19 @@ export async function json(url) {
 }
 
 // `ketang serve --demo` with @env added; resolves once it listens.
-export async function startServer(bin, env = {}, prefix = 'ketang-browser-') {
+// Options: demo (false: no demo timetable), users ([name, role, password]
+// accounts made with `ketang user add` before the server starts).
+export async function startServer(bin, env = {}, prefix = 'ketang-browser-',
+  { demo = true, users = [] } = {}) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const [name, role, password] of users) {
+    const added = spawnSync(bin, ['user', 'add', '--role', role, '--data', data, name],
+      { input: `${password}\n`, encoding: 'utf8' });
+    if (added.status !== 0) throw new Error(`ketang user add ${name} failed: ${added.stderr}`);
+  }
   const log = [];
-  const proc = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', data], {
+  const proc = spawn(bin, ['serve', ...(demo ? ['--demo'] : []), '--listen', '127.0.0.1:0',
+    '--data', data], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,11 +100,12 @@ export async function startServer(bin, env = {}, prefix = 'ketang-browser-') {
   };
 }
 
-export function launchChromium() {
+// @extraArgs: more Chromium switches (a fake camera, for instance).
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+      '--autoplay-policy=no-user-gesture-required', ...extraArgs],
   });
 }

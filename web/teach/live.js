@@ -6,7 +6,7 @@
  * The page puts together what OBS needs, srt://HOST:PORT?streamid=<talk>/<key>,
  * from the talk's name (typed, or ?talk=) and the key while it is shown;
  * afterwards the key is a placeholder the teacher fills in from where they
- * kept it.
+ * kept it. Publishing from this page's camera is whip.js's.
  */
 (function () {
   'use strict';
@@ -98,6 +98,7 @@
       $('rotate-confirm').className = 'hidden';
     };
     K.onLanguage(render);
+    window.ketangWhip.start();
     K.request('GET', '/api/live/key', null, null, function (status, data) {
       if (status !== 200 || !data) {
         K.showMessage($('key-message'), K.errorText(status, data));
