@@ -274,7 +274,7 @@ for (let i = 1; i <= RUNS; i++) {
   console.log(`${String(i).padStart(3)}  ${String(r.samples).padStart(7)}  ${(r.heights + 'p').padStart(9)}  ` +
     `${sec(r.median).padStart(11)} s  ${sec(r.worst).padStart(10)} s  ` +
     `${sec(r.listedFirst).padStart(16)} / ${sec(r.listedFirstWorst)} s (${r.segments} segments)  ` +
-    `${sec(r.listedLast).padStart(8)} s  ${sec(r.frozen)} s` +
+    `${sec(r.listedLast).padStart(8)} s  ${sec(r.closed).padStart(8)} s  ${sec(r.frozen)} s` +
     (r.unread ? `  (${r.unread} frames without a stamp, the slate included)` : ''));
 }
 console.log(`all runs: median of medians ${sec(median(rows.map((r) => r.median)))} s, ` +
