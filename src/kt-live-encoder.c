@@ -23,8 +23,11 @@
  * and log show to the teacher and the administrator.
  *
  * Cutting. Every rendition must be cut at the same instants. The video
- * renditions cut themselves: keyframes every 50 frames at 25 fps and
- * splitmuxsink's max-size-time of 2 s. The audio-only rendition has no
+ * renditions cut themselves: a keyframe every 25 frames at 25 fps (two
+ * GOPs a segment, so that splitmuxsink, which closes a file only once the
+ * next whole GOP has arrived, closes it 1 s after its end rather than 2 s;
+ * see live-srt.pipeline) and splitmuxsink's max-size-time of 2 s. The
+ * audio-only rendition has no
  * keyframes, so it is told where to cut (split-at-running-time) at every
  * 2 s after the first picture, as kt-house-job does for files. Sound from
  * before the first picture is dropped, so that segment 0 of every rendition

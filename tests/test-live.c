@@ -296,6 +296,15 @@ test_wrong_key_cut_resume_recording (Fixture *f, gconstpointer unused)
   g_assert_cmpint (decoded.height, ==, 720);
   g_assert_cmpuint (decoded.video_frames, ==, 50);
   g_assert_cmpuint (decoded.audio_buffers, >, 0);
+  /* The connection's first segment is 2 s of sound too, not also the
+   * silence audiorate once made up for the time the listener had waited
+   * before the publisher came: that put the picture as many seconds after
+   * the sound, and viewers who were watching the slate saw a still picture
+   * and then the talk that much late. */
+  g_assert_cmpuint (decoded.audio_buffers, <=, 100); /* 2 s of 21.3 ms AAC frames is 94 */
+  GstClockTime first_video, first_audio;
+  kt_test_ts_first_pts (seg->body, &first_video, &first_audio);
+  g_assert_cmpint (GST_CLOCK_DIFF (first_audio, first_video), <, 100 * GST_MSECOND);
   kt_test_decoded_clear (&decoded);
   /* /metrics says so too, with the bit rate viewers get. */
   g_autoptr (KtTestResponse) live_metrics = kt_test_get (f->app, "/metrics");

@@ -278,6 +278,7 @@
     channelsLoaded: false,
     guide: null,           // today's lessons of the channel (api/channels/<id>/guide)
     guideKey: null,        // what the guide was fetched for (see refreshGuide)
+    syncSegments: 0,       // the hold-back hls.js was given, in segments (applyLiveSync)
     apiFailures: 0,
     refreshTimer: null,
 
@@ -790,6 +791,7 @@
       } else {
         handleChannelState();
       }
+      applyLiveSync();
       renderChannels();
       renderNowPlaying();
       refreshGuide();
@@ -1043,12 +1045,61 @@
     });
   }
 
+  // How far behind the newest listed segment hls.js plays: three segments
+  // (6 s) for recorded lessons, where a viewing point on a weak county link
+  // needs the slack and nobody can tell the delay; one segment for a live
+  // talk (X-KETANG-SOURCE live:…), where a segment is listed only after it
+  // is complete and every second of hold-back adds to the delay between
+  // the speaker and the room (docs/live.md, "Latency"). A player that
+  // stalls moves back by itself (hls.js adds liveSyncOnStallIncrease, 1 s,
+  // per stall, up to a segment). A player already running when a live talk
+  // begins catches up by playing at most 10 % fast until it is there; at
+  // the end of the talk it simply keeps its place until the next join.
+  var SYNC_SEGMENTS_RECORDED = 3;
+  var SYNC_SEGMENTS_LIVE_TALK = 1;
+  var CATCH_UP_RATE_LIVE_TALK = 1.1;
+
+  function liveTalkOnAir() {
+    var ch = currentChannel();
+    return !!(ch && ch.now && typeof ch.now.source === 'string' &&
+      ch.now.source.indexOf('live:') === 0);
+  }
+
+  function syncSegments() {
+    return liveTalkOnAir() ? SYNC_SEGMENTS_LIVE_TALK : SYNC_SEGMENTS_RECORDED;
+  }
+
+  // The lesson on air may have changed (a poll of /api/channels): move the
+  // running hls.js to the hold-back that lesson wants.
+  function applyLiveSync() {
+    var hls = S.hls;
+    if (!hls || !hls.config) {
+      return;
+    }
+    var segments = syncSegments();
+    if (segments === S.syncSegments) {
+      return;
+    }
+    S.syncSegments = segments;
+    var live = segments === SYNC_SEGMENTS_LIVE_TALK;
+    hls.config.maxLiveSyncPlaybackRate = live ? CATCH_UP_RATE_LIVE_TALK : 1;
+    var details = hls.latestLevelDetails;
+    var target = details && details.targetduration ? details.targetduration : 2;
+    try {
+      hls.targetLatency = segments * target;
+    } catch (e) {
+      hls.config.liveSyncDurationCount = segments;   // older hls.js: next join
+    }
+  }
+
   function startHls(url, gen) {
     var Hls = window.Hls;
+    S.syncSegments = syncSegments();
     var hls = new Hls({
       backBufferLength: 30,        // keep memory small on TV sets
       maxBufferLength: 30,
-      liveSyncDurationCount: 3,
+      liveSyncDurationCount: S.syncSegments,
+      maxLiveSyncPlaybackRate: S.syncSegments === SYNC_SEGMENTS_LIVE_TALK ? CATCH_UP_RATE_LIVE_TALK : 1,
       startLevel: 0,               // start small and fast (weak links), ABR moves up
       enableWorker: true,
       capLevelToPlayerSize: true,  // phones: no 720p into a small player

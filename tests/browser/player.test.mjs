@@ -43,6 +43,7 @@ const TESTS = [
   '#now-title shows the demo lesson title',
   "today's guide lists the channel's lessons",
   `video currentTime advances by at least ${ADVANCE_SECONDS} s`,
+  'a live talk on air: hls.js holds back one segment, not three',
   'screenshot saved',
   'audio-only toggle plays the audio-only variant',
   'English toggle switches the UI strings',
@@ -503,6 +504,37 @@ async function main() {
     diag(`played ${played.toFixed(2)} s: currentTime ${t0.toFixed(2)} -> ${snap.currentTime.toFixed(2)}, engine ${snap.engine}, ` +
       `muted ${snap.muted}, ${snap.videoWidth}px wide, buffered ${snap.buffered}`);
     assert(snap.channel === '1', `ketangPlayer.channel is ${JSON.stringify(snap.channel)}, expected "1"`);
+  });
+
+  // 6b: while /api/channels says a live talk (live:…) is on, the running
+  // hls.js holds back one segment (2 s, catching up at up to 1.1x) instead
+  // of three; when it says a recorded lesson again, three. (hls.js adds up
+  // to a segment to its target after stalls, hence the ranges.)
+  await step(async () => {
+    const holdBack = () => page.evaluate(() => {
+      const h = window.ketangPlayer.getHls();
+      return h && { target: h.targetLatency, rate: h.config.maxLiveSyncPlaybackRate };
+    });
+    const recorded = await holdBack();
+    assert(recorded && recorded.target >= 6 && recorded.target <= 8 && recorded.rate === 1,
+      `recorded lesson: ${JSON.stringify(recorded)}`);
+    await page.route('**/api/channels', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      for (const ch of body.channels) if (ch.now) ch.now.source = 'live:talk';
+      await route.fulfill({ response, json: body });
+    });
+    await page.waitForFunction(() => { const h = window.ketangPlayer.getHls(); return h && h.targetLatency < 5; },
+      null, { timeout: 40_000, polling: 250 });
+    const live = await holdBack();
+    assert(live.target >= 2 && live.target <= 4 && live.rate === 1.1, `live talk: ${JSON.stringify(live)}`);
+    await page.unroute('**/api/channels');
+    await page.waitForFunction(() => { const h = window.ketangPlayer.getHls(); return h && h.targetLatency >= 6; },
+      null, { timeout: 40_000, polling: 250 });
+    const after = await holdBack();
+    assert(after.rate === 1, `after the talk: ${JSON.stringify(after)}`);
+    diag(`hold-back: recorded ${recorded.target} s, live talk ${live.target} s, after ${after.target} s`);
+    await waitForAdvance(page, 2, 'after the live talk');
   });
 
   // 7
