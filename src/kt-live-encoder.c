@@ -36,6 +36,14 @@
  * talk recorded over several connections gets continuous timestamps, and
  * its recording plays straight through where the speaker dropped out.
  *
+ * Phase. Where on the wall clock a connection's segments complete is fixed
+ * by its first picture, and decides how long each waits for its slot
+ * (kt-live.c). kt-live asks for a phase (kt_live_encoder_align) and the
+ * pictures before it are dropped: at most one segment's worth, while the
+ * channel still airs the slate. Streaming threads may not read kt_clock, so
+ * kt-live hands over kt_clock's time with the monotonic instant it was read
+ * at, and the probe reads the monotonic clock.
+ *
  * Completion. A segment is complete when every rendition has closed it
  * and opened the next: a file closed by the end of the stream is a piece
  * shorter than a segment and is never reported, so everything a channel or
@@ -94,6 +102,14 @@ struct _KtLiveEncoder {
   GMutex lock;            /* the alignment state below, shared with streaming threads */
   gint64 base_ns;
   GstClockTime first_ns;  /* running time of the first picture; NONE until it passed */
+  /* Where the first picture may fall on the wall clock (kt_live_encoder_align):
+   * kt_clock's time at the monotonic instant @anchor_mono_us maps the
+   * monotonic clock, which streaming threads may read, onto kt_clock, which
+   * they may not. */
+  gboolean aligned;
+  gint64 phase_us, anchor_now_us, anchor_mono_us;
+  gint64 dropping_since_us;  /* monotonic: the first picture dropped for the phase; 0 before */
+  gint64 first_picture_us;   /* kt_clock's time of the first picture; 0 before it */
 
   /* Main context. */
   guint opened[8], closed[8]; /* fragments per kt_renditions index */
@@ -269,6 +285,30 @@ queue_audio_splits (KtLiveEncoder *encoder)
   g_mutex_unlock (&encoder->lock);
 }
 
+/* Under @lock: whether a picture arriving now may be the first, given the
+ * phase asked for (kt_live_encoder_align). The first picture is the first
+ * one at most ACCEPT_WINDOW_US past the phase (a picture later than that
+ * would move every completion as late, past kt-live's allowance); a stream
+ * of fewer than about 7 pictures a second may leap over the window, and its
+ * picture is taken anyway once the phase has been waited for a whole
+ * segment (its completions then fall where they may, as without alignment). */
+#define ACCEPT_WINDOW_US (G_GINT64_CONSTANT (150000))
+static gboolean
+in_phase_locked (KtLiveEncoder *encoder)
+{
+  if (!encoder->aligned)
+    return TRUE;
+  gint64 mono = g_get_monotonic_time ();
+  gint64 now = encoder->anchor_now_us + (mono - encoder->anchor_mono_us);
+  gint64 past = ((now - encoder->phase_us) % KT_SEGMENT_US + KT_SEGMENT_US) % KT_SEGMENT_US;
+  if (encoder->dropping_since_us == 0)
+    encoder->dropping_since_us = mono;
+  if (past >= ACCEPT_WINDOW_US && mono - encoder->dropping_since_us <= KT_SEGMENT_US)
+    return FALSE;
+  encoder->first_picture_us = now;
+  return TRUE;
+}
+
 /* Video streaming thread: the first picture fixes the cut instants. The
  * offset is set on the pad the buffer is about to leave by, from its own
  * thread, so no buffer passes before it. */
@@ -280,6 +320,10 @@ on_video_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (!GST_CLOCK_TIME_IS_VALID (t))
     return GST_PAD_PROBE_DROP;
   g_mutex_lock (&encoder->lock);
+  if (!in_phase_locked (encoder)) {
+    g_mutex_unlock (&encoder->lock);
+    return GST_PAD_PROBE_DROP;
+  }
   encoder->first_ns = t;
   gint64 offset = encoder->base_ns - (gint64) t;
   g_mutex_unlock (&encoder->lock);
@@ -545,6 +589,26 @@ kt_live_encoder_set_base (KtLiveEncoder *encoder, gint64 base_us)
   g_mutex_lock (&encoder->lock);
   encoder->base_ns = LEAD_NS + base_us * GST_USECOND;
   g_mutex_unlock (&encoder->lock);
+}
+
+void
+kt_live_encoder_align (KtLiveEncoder *encoder, gint64 now_us, gint64 phase_us)
+{
+  g_mutex_lock (&encoder->lock);
+  encoder->aligned = TRUE;
+  encoder->phase_us = phase_us;
+  encoder->anchor_now_us = now_us;
+  encoder->anchor_mono_us = g_get_monotonic_time ();
+  g_mutex_unlock (&encoder->lock);
+}
+
+gint64
+kt_live_encoder_first_picture_us (KtLiveEncoder *encoder)
+{
+  g_mutex_lock (&encoder->lock);
+  gint64 t = encoder->first_picture_us;
+  g_mutex_unlock (&encoder->lock);
+  return t;
 }
 
 const char *

@@ -69,6 +69,15 @@ void kt_live_encoder_free (KtLiveEncoder *encoder);
  * talk recorded over several connections has continuous timestamps. Set it
  * from the admit hook. */
 void kt_live_encoder_set_base (KtLiveEncoder *encoder, gint64 base_us);
+/* Let the connection's first picture through only at @phase_us within the
+ * 2 s slot grid of the wall clock (µs past a multiple of KT_SEGMENT_US;
+ * pictures before it are dropped), so that its segments complete where
+ * kt-live wants them; @now_us is kt_clock's time now. Called again to
+ * refresh the mapping from the monotonic clock, until the first picture. */
+void kt_live_encoder_align (KtLiveEncoder *encoder, gint64 now_us, gint64 phase_us);
+/* kt_clock's time when the first picture passed (as mapped by
+ * kt_live_encoder_align), or 0. */
+gint64 kt_live_encoder_first_picture_us (KtLiveEncoder *encoder);
 const char *kt_live_encoder_scratch_dir (KtLiveEncoder *encoder);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtLiveEncoder, kt_live_encoder_free)

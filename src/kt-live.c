@@ -44,7 +44,19 @@
  * after t. Each following segment of the connection takes the next slot, as
  * long as that slot has not begun when it arrives: the one-second margin
  * absorbs the jitter of encoding and network, so a steady stream airs
- * without holes. A segment that arrives after its slot began is late (the
+ * without holes.
+ *
+ * Cutting on the grid. Left to chance, a connection's segments complete
+ * anywhere within a slot, and wait for theirs between 1 and 3 s (2 s on
+ * average, all of it delay between the speaker and the room). So the
+ * encoder is told to begin (drop pictures until) the phase at which its
+ * segments complete PHASE_ALLOWANCE_US before the margin runs out: each then
+ * waits the margin and the allowance. That needs the delay from a first
+ * picture to the completion of its segment (the segment's 2 s, the next
+ * GOP that splitmuxsink waits for, encoding): it is measured at every
+ * connection's first segment and used for the next one, starting from
+ * COMPLETION_DELAY_US. An allowance too small for the jitter of that delay
+ * costs a whole slot (3 s of waiting instead of 1), hence its size. A segment that arrives after its slot began is late (the
  * stream stalled): its slot already aired the "信号中断" slate, and the
  * stream starts a new span at the next free slot with a discontinuity, like
  * a new connection. So a drop shows the slate within one segment, and a
@@ -99,6 +111,10 @@
 #include <glib/gstdio.h>
 
 #define MARGIN_US (G_GINT64_CONSTANT (1000000))
+#define PHASE_ALLOWANCE_US (G_GINT64_CONSTANT (350000))
+/* From a first picture to its segment's completion, beyond the segment's
+ * own 2 s: a 1 s GOP and encoding (measured here: 1.04 s on a quiet machine). */
+#define COMPLETION_DELAY_US (G_GINT64_CONSTANT (1100000))
 #define MAX_AHEAD_SLOTS 4
 #define TICK_MS 1000
 #define RELISTEN_MS 3000
@@ -139,6 +155,7 @@ struct _KtLive {
   KtLiveWhipReply whip_reply; /* until answered */
   gpointer whip_reply_data;
   gint64 next_slot;        /* the slot the connection's next segment takes; -1 before its first */
+  gint64 completion_delay_us; /* last measured: first picture → its segment complete, less 2 s */
   gint64 listening_since; /* monotonic µs: when the encoder started listening */
   guint tick;
   guint relisten;
@@ -291,6 +308,18 @@ kt_live_parse_streamid (const char *streamid, char **input, char **key)
   return *input != NULL && **input != '\0' && *key != NULL;
 }
 
+/* Ask @encoder for the first picture whose segments complete
+ * PHASE_ALLOWANCE_US before the margin runs out (see "Cutting on the grid"):
+ * completion c = picture + 2 s + delay, wanted at c + MARGIN_US ≡
+ * −PHASE_ALLOWANCE_US on the slot grid. */
+static void
+align (KtLive *live, KtLiveEncoder *encoder)
+{
+  gint64 phase = -(PHASE_ALLOWANCE_US + MARGIN_US + KT_SEGMENT_US + live->completion_delay_us);
+  phase = (phase % KT_SEGMENT_US + KT_SEGMENT_US) % KT_SEGMENT_US;
+  kt_live_encoder_align (encoder, kt_clock_now_us (), phase);
+}
+
 /* @encoder feeds the talk being published. */
 static void
 feed (KtLive *live, KtLiveEncoder *encoder)
@@ -298,6 +327,7 @@ feed (KtLive *live, KtLiveEncoder *encoder)
   live->feeding = encoder;
   /* The recording's timestamps run on from where it stands. */
   kt_live_encoder_set_base (encoder, (gint64) live->publishing->recorded * KT_SEGMENT_US);
+  align (live, encoder);
 }
 
 /* @user (authenticated by its publish key or session) becomes @input's
@@ -401,6 +431,15 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
   gint64 now = kt_clock_now_us ();
   gint64 now_slot = slot_of (now);
   gint64 first = slot_of (talk->start_us), last = slot_of (talk->end_us); /* [first, last) */
+
+  if (n == 0) {
+    gint64 picture = kt_live_encoder_first_picture_us (encoder);
+    gint64 delay = now - picture - KT_SEGMENT_US;
+    if (picture > 0 && delay >= 0 && delay < 2 * KT_SEGMENT_US)
+      live->completion_delay_us = delay;
+    g_info ("talk=%s first segment complete %" G_GINT64_FORMAT " ms after its end", talk->input,
+            delay / 1000);
+  }
 
   gint64 slot = live->next_slot;
   gboolean fresh = slot <= now_slot; /* first of the connection, or late */
@@ -635,6 +674,9 @@ on_tick (gpointer user_data)
   } else if (live->encoder == NULL && live->relisten == 0) {
     start_listening (live);
   }
+  /* The test's fake clock moves in steps: map it afresh until the picture. */
+  if (live->feeding && kt_live_encoder_first_picture_us (live->feeding) == 0)
+    align (live, live->feeding);
   check_fallbacks (live, now);
   GHashTableIter iter;
   gpointer value;
@@ -747,6 +789,7 @@ kt_live_new (KtApp *app)
   live->app = app;
   live->talks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) talk_free);
   live->next_slot = -1;
+  live->completion_delay_us = COMPLETION_DELAY_US;
   return live;
 }
 
