@@ -709,6 +709,7 @@ build_playlist (KtChannel *channel, const KtRendition *rendition, gint64 newest,
 
   g_autoptr (KtHlsPlaylist) playlist = kt_hls_playlist_new ();
   playlist->media_sequence = first;
+  playlist->can_block_reload = TRUE; /* kt-http-live holds a reload until its slot begins */
   for (gint64 slot = first; slot <= newest; slot++) {
     slot_info (channel, slot, &info);
     if (slot == first)

@@ -90,6 +90,8 @@ kt_hls_playlist_write (const KtHlsPlaylist *playlist)
                           (longest + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
   if (playlist->ended)
     g_string_append (out, "#EXT-X-PLAYLIST-TYPE:VOD\n");
+  else if (playlist->can_block_reload)
+    g_string_append (out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n");
   g_string_append_printf (out, "#EXT-X-MEDIA-SEQUENCE:%" G_GUINT64_FORMAT "\n",
                           playlist->media_sequence);
   g_string_append_printf (out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" G_GUINT64_FORMAT "\n",

@@ -33,6 +33,7 @@ typedef struct {
   guint64 media_sequence;
   guint64 discontinuity_sequence;
   gboolean ended; /* VOD: EXT-X-ENDLIST and PLAYLIST-TYPE:VOD */
+  gboolean can_block_reload; /* live: answers _HLS_msn (EXT-X-SERVER-CONTROL) */
   GArray *entries; /* KtHlsEntry, owns the uris */
 } KtHlsPlaylist;
 

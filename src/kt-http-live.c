@@ -27,6 +27,18 @@
  * kt-viewpoint's cache (a reload every 2 s per player would otherwise be a
  * database lookup each), which forgets at any change to a room, so a
  * rotated token or a disabled room stops counting with the next reload.
+ *
+ * Blocking playlist reload. A variant playlist says
+ * EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES, and a request for it with
+ * _HLS_msn=<n> (HLS's delivery directive, which hls.js sends) is held until
+ * segment n is listed, that is until slot n begins, at most two slots ahead
+ * (the spec's limit is three target durations). Without it a player learns
+ * of a new segment only at its next timed reload, up to a segment late,
+ * and must hold back that much more to play without stalling; during a
+ * live talk that is a second or two between the speaker and the room
+ * (docs/live.md, "Latency"). Held requests wait in one list per slot, with
+ * one kt_clock timer per slot (whatever the crowd, at most three timers),
+ * and are answered from the playlist built once per slot like any other.
  */
 #define G_LOG_DOMAIN "kt-http"
 
@@ -96,6 +108,97 @@ count_presence (KtApp *app, SoupServerMessage *msg, KtChannel *channel)
   kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
 }
 
+static void
+answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
+                const KtRendition *rendition)
+{
+  guint window = kt_config_get_int (kt_app_config (app), "hls", "window_segments");
+  g_autoptr (GBytes) playlist = kt_channel_playlist (channel, rendition, kt_clock_now_us (), window);
+  if (playlist == NULL) {
+    not_on_air (msg, channel);
+    return;
+  }
+  count_viewer (app, msg, channel, rendition);
+  count_presence (app, msg, channel);
+  kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
+}
+
+/* Held reloads: slot → GPtrArray of KtHttpLater* (note: "<channel>/<rendition>"),
+ * and the slot's timer. Process-wide, like the clock the slots come from. */
+static GHashTable *held_by_slot;
+
+static void
+held_list_free (gpointer data)
+{
+  g_ptr_array_unref (data);
+}
+
+static gboolean
+on_slot_begun (gpointer data)
+{
+  gint64 slot = GPOINTER_TO_SIZE (data);
+  g_autoptr (GPtrArray) held = NULL;
+  g_hash_table_steal_extended (held_by_slot, &slot, NULL, (gpointer *) &held);
+  for (guint i = 0; held && i < held->len; i++) {
+    KtHttpLater *later = held->pdata[i];
+    SoupServerMessage *msg = kt_http_later_msg (later);
+    if (msg != NULL) {
+      KtApp *app = kt_http_later_app (later);
+      g_auto (GStrv) names = g_strsplit (kt_http_later_note (later), "/", 2);
+      KtChannel *channel = kt_app_find_channel (app, names[0]);
+      const KtRendition *rendition = kt_rendition_find (names[1]);
+      if (channel && rendition)
+        answer_variant (app, msg, channel, rendition);
+      else
+        kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such channel");
+    }
+    kt_http_later_finish (later);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Hold @request until slot @msn begins. */
+static void
+hold_until (KtApp *app, KtRequest *request, KtChannel *channel, const KtRendition *rendition,
+            gint64 msn, gint64 now_us)
+{
+  if (held_by_slot == NULL)
+    held_by_slot = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, held_list_free);
+  GPtrArray *held = g_hash_table_lookup (held_by_slot, &msn);
+  if (held == NULL) {
+    held = g_ptr_array_new ();
+    g_hash_table_insert (held_by_slot, g_memdup2 (&msn, sizeof msn), held);
+    /* Rounded up, so that the slot has begun when the timer fires. */
+    gint64 wait_us = msn * KT_SEGMENT_US - now_us;
+    kt_clock_timer_add ((guint) ((wait_us + 999) / 1000), on_slot_begun,
+                        GSIZE_TO_POINTER ((gsize) msn));
+  }
+  g_autofree char *note = g_strdup_printf ("%s/%s", kt_channel_id (channel), rendition->name);
+  g_ptr_array_add (held, kt_http_later_new (app, request, note));
+}
+
+/* _HLS_msn from @msg's query: TRUE with *msn, or FALSE when there is none.
+ * A value that is not a sequence number is @bad. */
+static gboolean
+delivery_directive (SoupServerMessage *msg, gint64 *msn, gboolean *bad)
+{
+  *bad = FALSE;
+  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (q == NULL || strstr (q, "_HLS_msn=") == NULL)
+    return FALSE;
+  g_autoptr (GHashTable) query = g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL);
+  const char *value = query ? g_hash_table_lookup (query, "_HLS_msn") : NULL;
+  guint64 n = 0;
+  if (value == NULL)
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64 / KT_SEGMENT_US, &n, NULL)) {
+    *bad = TRUE;
+    return FALSE;
+  }
+  *msn = (gint64) n;
+  return TRUE;
+}
+
 void
 kt_http_live_handle (KtApp *app, KtRequest *request)
 {
@@ -126,15 +229,23 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
     kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such playlist");
     return;
   }
-  guint window = kt_config_get_int (kt_app_config (app), "hls", "window_segments");
-  g_autoptr (GBytes) playlist = kt_channel_playlist (channel, rendition, kt_clock_now_us (), window);
-  if (playlist == NULL) {
-    not_on_air (msg, channel);
+  gint64 msn, now = kt_clock_now_us ();
+  gboolean bad;
+  if (delivery_directive (msg, &msn, &bad) && msn > now / KT_SEGMENT_US
+      && kt_channel_state (channel, now) == KT_CHANNEL_STATE_ON_AIR) {
+    if (msn > now / KT_SEGMENT_US + 2) {
+      kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
+                     "_HLS_msn %" G_GINT64_FORMAT " is more than two segments ahead", msn);
+      return;
+    }
+    hold_until (app, request, channel, rendition, msn, now);
     return;
   }
-  count_viewer (app, msg, channel, rendition);
-  count_presence (app, msg, channel);
-  kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
+  if (bad) {
+    kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", "_HLS_msn is not a number");
+    return;
+  }
+  answer_variant (app, msg, channel, rendition);
 }
 
 /* "00012.ts" or "12.ts" → 12 */

@@ -5,9 +5,12 @@
  * boundary, that ffmpeg plays lesson → slate → lesson, that a restart in the
  * middle of a lesson airs exactly the same, and that editing the schedule
  * file while the channel airs is applied without disturbing the present,
- * while a broken edit leaves the last good version in force. */
+ * while a broken edit leaves the last good version in force; and that a
+ * player's blocking reload (_HLS_msn) is held until its segment's slot
+ * begins and answered then, as hls.js expects. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "kt-clock.h"
 #include "test-utils.h"
@@ -192,6 +195,108 @@ test_ffmpeg_plays_boundaries (void)
   kt_clock_set_fake (AT (13));
   kt_test_ffmpeg_reads (app, "/live/7/720p/index.m3u8", 11);
   kt_test_ffmpeg_reads (app, "/live/7/audio/index.m3u8", 11);
+}
+
+typedef struct {
+  gboolean done;
+  guint status;
+  char *body;
+} Held;
+
+static void
+on_held_answered (GObject *session, GAsyncResult *result, gpointer data)
+{
+  Held *held = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (session), result,
+                                                               &error);
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (session), result);
+  held->status = body ? soup_message_get_status (msg) : 0;
+  held->body = body ? g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body)) : NULL;
+  held->done = TRUE;
+}
+
+/* Send GET @path without waiting for the answer (it lands in @held). */
+static void
+get_async (SoupSession *session, const char *path, GCancellable *cancellable, Held *held)
+{
+  g_autofree char *base = g_strdup (kt_app_base_uri (app));
+  base[strlen (base) - 1] = '\0';
+  g_autofree char *url = g_strconcat (base, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, cancellable,
+                                    on_held_answered, held);
+}
+
+/* Run the server's loop for @ms of real time, or until @held is answered. */
+static void
+run_for (guint ms, Held *held)
+{
+  gint64 deadline = g_get_monotonic_time () + ms * 1000;
+  while (!(held && held->done) && g_get_monotonic_time () < deadline) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_usleep (5000);
+  }
+}
+
+/* hls.js asks for the playlist that will list segment N+1 before it exists
+ * (_HLS_msn): the server holds the request until slot N+1 begins, then
+ * answers with it, so the player hears of a segment the moment it is
+ * listed instead of at its next timed reload. */
+static void
+test_blocking_reload (void)
+{
+  clock_to (AT (13)); /* one second into slot N */
+  gint64 n = AT (13) / (2 * G_USEC_PER_SEC);
+  g_autofree char *plain = playlist_at (AT (13), "720p");
+  g_assert_nonnull (strstr (plain, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n"));
+
+  /* A segment already listed: answered at once. */
+  g_autofree char *now_path
+      = g_strdup_printf ("/live/7/720p/index.m3u8?_HLS_msn=%" G_GINT64_FORMAT, n);
+  g_autoptr (KtTestResponse) at_once = kt_test_get (app, now_path);
+  g_assert_cmpuint (at_once->status, ==, 200);
+  g_autofree char *at_once_text = kt_test_body_text (at_once);
+  g_assert_cmpstr (at_once_text, ==, plain);
+
+  /* Too far ahead, or not a number: refused at once. */
+  g_autofree char *far = g_strdup_printf ("/live/7/720p/index.m3u8?_HLS_msn=%" G_GINT64_FORMAT,
+                                          n + 3);
+  g_autoptr (KtTestResponse) too_far = kt_test_get (app, far);
+  kt_test_assert_error (too_far, 400, "bad-request", NULL);
+  g_autoptr (KtTestResponse) nan = kt_test_get (app, "/live/7/720p/index.m3u8?_HLS_msn=x1");
+  kt_test_assert_error (nan, 400, "bad-request", NULL);
+
+  /* The next segment: held while slot N airs, answered when N+1 begins. */
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *next = g_strdup_printf (
+      "/live/7/720p/index.m3u8?token=x&_HLS_msn=%" G_GINT64_FORMAT, n + 1);
+  Held held = { 0 }, gone = { 0 };
+  get_async (session, next, NULL, &held);
+  g_autoptr (GCancellable) leave = g_cancellable_new ();
+  get_async (session, next, leave, &gone); /* this player leaves while held */
+  run_for (300, &held);
+  g_assert_false (held.done);
+  g_cancellable_cancel (leave);
+  run_for (100, &gone);
+  kt_clock_advance (900 * 1000);
+  run_for (200, &held);
+  g_assert_false (held.done); /* 09:00:13.9: still slot N */
+  kt_clock_advance (100 * 1000);
+  run_for (5000, &held);
+  g_assert_true (held.done);
+  g_assert_cmpuint (held.status, ==, 200);
+  g_auto (KtTestPlaylist) p = { 0 };
+  kt_test_playlist_parse (held.body, &p);
+  g_assert_cmpuint (p.msn + p.uris->len - 1, ==, n + 1);
+  g_free (held.body);
+  g_assert_true (gone.done);
+  g_assert_cmpuint (gone.status, ==, 0);
+
+  /* The server goes on serving. */
+  g_autoptr (KtTestResponse) after = kt_test_get (app, "/live/7/720p/index.m3u8");
+  g_assert_cmpuint (after->status, ==, 200);
 }
 
 static void
@@ -408,6 +513,7 @@ main (int argc, char **argv)
   g_test_add_func ("/airing/guide-and-feed", test_guide_and_feed);
   g_test_add_func ("/airing/schedule-from-api", test_schedule_from_api);
   g_test_add_func ("/airing/reload-while-airing", test_reload_while_airing);
+  g_test_add_func ("/airing/blocking-reload", test_blocking_reload);
   int rc = g_test_run ();
   kt_app_free (app);
   kt_test_rmtree (data_dir);

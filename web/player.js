@@ -278,7 +278,7 @@
     channelsLoaded: false,
     guide: null,           // today's lessons of the channel (api/channels/<id>/guide)
     guideKey: null,        // what the guide was fetched for (see refreshGuide)
-    syncSegments: 0,       // the hold-back hls.js was given, in segments (applyLiveSync)
+    syncSeconds: 0,        // the hold-back hls.js was given, in seconds (applyLiveSync)
     apiFailures: 0,
     refreshTimer: null,
 
@@ -1045,18 +1045,21 @@
     });
   }
 
-  // How far behind the newest listed segment hls.js plays: three segments
-  // (6 s) for recorded lessons, where a viewing point on a weak county link
-  // needs the slack and nobody can tell the delay; one segment for a live
-  // talk (X-KETANG-SOURCE live:…), where a segment is listed only after it
-  // is complete and every second of hold-back adds to the delay between
-  // the speaker and the room (docs/live.md, "Latency"). A player that
-  // stalls moves back by itself (hls.js adds liveSyncOnStallIncrease, 1 s,
-  // per stall, up to a segment). A player already running when a live talk
-  // begins catches up by playing at most 10 % fast until it is there; at
-  // the end of the talk it simply keeps its place until the next join.
-  var SYNC_SEGMENTS_RECORDED = 3;
-  var SYNC_SEGMENTS_LIVE_TALK = 1;
+  // How far behind the live edge hls.js plays: 6 s (three segments) for
+  // recorded lessons, where a viewing point on a weak county link needs the
+  // slack and nobody can tell the delay; 2.5 s for a live talk
+  // (X-KETANG-SOURCE live:…), where every second of hold-back adds to the
+  // delay between the speaker and the room (docs/live.md, "Latency"). hls.js
+  // counts the edge as the end of the newest listed segment, which the
+  // server lists the moment its 2 s begin and tells the player at once
+  // (blocking playlist reload, _HLS_msn): 2 s would leave no time to fetch
+  // it, 2.5 s leaves half a second. A player that stalls moves back by
+  // itself (hls.js adds liveSyncOnStallIncrease, 1 s, per stall, up to a
+  // segment). A player already running when a live talk begins catches up
+  // by playing at most 10 % fast until it is there; at the end of the talk
+  // it simply keeps its place until the next join.
+  var SYNC_SECONDS_RECORDED = 6;
+  var SYNC_SECONDS_LIVE_TALK = 2.5;
   var CATCH_UP_RATE_LIVE_TALK = 1.1;
 
   function liveTalkOnAir() {
@@ -1065,8 +1068,8 @@
       ch.now.source.indexOf('live:') === 0);
   }
 
-  function syncSegments() {
-    return liveTalkOnAir() ? SYNC_SEGMENTS_LIVE_TALK : SYNC_SEGMENTS_RECORDED;
+  function syncSeconds() {
+    return liveTalkOnAir() ? SYNC_SECONDS_LIVE_TALK : SYNC_SECONDS_RECORDED;
   }
 
   // The lesson on air may have changed (a poll of /api/channels): move the
@@ -1076,30 +1079,28 @@
     if (!hls || !hls.config) {
       return;
     }
-    var segments = syncSegments();
-    if (segments === S.syncSegments) {
+    var seconds = syncSeconds();
+    if (seconds === S.syncSeconds) {
       return;
     }
-    S.syncSegments = segments;
-    var live = segments === SYNC_SEGMENTS_LIVE_TALK;
-    hls.config.maxLiveSyncPlaybackRate = live ? CATCH_UP_RATE_LIVE_TALK : 1;
-    var details = hls.latestLevelDetails;
-    var target = details && details.targetduration ? details.targetduration : 2;
+    S.syncSeconds = seconds;
+    hls.config.maxLiveSyncPlaybackRate =
+      seconds === SYNC_SECONDS_LIVE_TALK ? CATCH_UP_RATE_LIVE_TALK : 1;
     try {
-      hls.targetLatency = segments * target;
+      hls.targetLatency = seconds;
     } catch (e) {
-      hls.config.liveSyncDurationCount = segments;   // older hls.js: next join
+      hls.config.liveSyncDuration = seconds;   // older hls.js: next join
     }
   }
 
   function startHls(url, gen) {
     var Hls = window.Hls;
-    S.syncSegments = syncSegments();
+    S.syncSeconds = syncSeconds();
     var hls = new Hls({
       backBufferLength: 30,        // keep memory small on TV sets
       maxBufferLength: 30,
-      liveSyncDurationCount: S.syncSegments,
-      maxLiveSyncPlaybackRate: S.syncSegments === SYNC_SEGMENTS_LIVE_TALK ? CATCH_UP_RATE_LIVE_TALK : 1,
+      liveSyncDuration: S.syncSeconds,
+      maxLiveSyncPlaybackRate: S.syncSeconds === SYNC_SECONDS_LIVE_TALK ? CATCH_UP_RATE_LIVE_TALK : 1,
       startLevel: 0,               // start small and fast (weak links), ABR moves up
       enableWorker: true,
       capLevelToPlayerSize: true,  // phones: no 720p into a small player
