@@ -431,6 +431,7 @@ async function main() {
       ['', /text\/html/],
       ['player.js', /javascript/],
       ['player.css', /text\/css/],
+      ['base.css', /text\/css/],
       ['vendor/hls.min.js', /javascript/],
     ];
     for (const [p, type] of checks) {
