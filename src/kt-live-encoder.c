@@ -193,6 +193,36 @@ entry_pad (GstElement *pipeline, const char *name, const char *pad)
   return e ? gst_element_get_static_pad (e, pad) : NULL;
 }
 
+/* @pad of @from (a stream of kind @media) to the entry element @entry,
+ * unless that already has a stream: the first of each kind is used. */
+static void
+link_entry (KtLiveEncoder *encoder, GstElement *from, GstPad *pad, const char *entry,
+            const char *media)
+{
+  g_autoptr (GstPad) sink = entry_pad (encoder->pipeline, entry, "sink");
+  if (sink == NULL || gst_pad_is_linked (sink)) {
+    g_debug ("ignoring a second stream media=%s", media);
+    return;
+  }
+  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
+    GST_ELEMENT_ERROR (from, STREAM, FAILED, ("cannot link %s", media), (NULL));
+}
+
+/* Once @from has all its streams: refused (@no_video or @no_audio says
+ * why, in Chinese, starting "直播流") unless entries @video and @audio both
+ * got one. */
+static void
+refuse_unless_both (KtLiveEncoder *encoder, GstElement *from, const char *video,
+                    const char *audio, const char *no_video, const char *no_audio)
+{
+  g_autoptr (GstPad) v = entry_pad (encoder->pipeline, video, "sink");
+  g_autoptr (GstPad) a = entry_pad (encoder->pipeline, audio, "sink");
+  if (!gst_pad_is_linked (v))
+    GST_ELEMENT_ERROR (from, STREAM, CODEC_NOT_FOUND, ("%s", no_video), (NULL));
+  else if (!gst_pad_is_linked (a))
+    GST_ELEMENT_ERROR (from, STREAM, CODEC_NOT_FOUND, ("%s", no_audio), (NULL));
+}
+
 /* Streaming thread of decodebin. */
 static void
 on_pad_added (GstElement *decode, GstPad *pad, gpointer user_data)
@@ -209,27 +239,16 @@ on_pad_added (GstElement *decode, GstPad *pad, gpointer user_data)
     g_debug ("ignoring a stream that was not decoded caps=%s", media);
     return;
   }
-  g_autoptr (GstPad) sink = entry_pad (encoder->pipeline, entry, "sink");
-  if (sink == NULL || gst_pad_is_linked (sink))
-    return; /* a second stream of the same kind */
-  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_ELEMENT_ERROR (decode, STREAM, FAILED, ("cannot link %s", media), (NULL));
+  link_entry (encoder, decode, pad, entry, media);
 }
 
 /* Streaming thread of decodebin. */
 static void
 on_no_more_pads (GstElement *decode, gpointer user_data)
 {
-  KtLiveEncoder *encoder = user_data;
-  g_autoptr (GstPad) video = entry_pad (encoder->pipeline, "video_in", "sink");
-  g_autoptr (GstPad) audio = entry_pad (encoder->pipeline, "audio_in", "sink");
-  if (!gst_pad_is_linked (video))
-    GST_ELEMENT_ERROR (decode, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的画面（需要 H.264、H.265、VP8/VP9 或 AV1 视频）。"),
-                       (NULL));
-  else if (!gst_pad_is_linked (audio))
-    GST_ELEMENT_ERROR (decode, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的声音（需要 AAC、Opus 或 MP3 音频）。"), (NULL));
+  refuse_unless_both (user_data, decode, "video_in", "audio_in",
+                      "直播流里没有能解码的画面（需要 H.264、H.265、VP8/VP9 或 AV1 视频）。",
+                      "直播流里没有能解码的声音（需要 AAC、Opus 或 MP3 音频）。");
 }
 
 static GstClockTime
@@ -509,13 +528,11 @@ on_camera_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   const char *entry = g_strcmp0 (media, "video") == 0   ? "video_rtp"
                       : g_strcmp0 (media, "audio") == 0 ? "audio_rtp"
                                                         : NULL;
-  g_autoptr (GstPad) sink = entry ? entry_pad (encoder->pipeline, entry, "sink") : NULL;
-  if (sink == NULL || gst_pad_is_linked (sink)) {
-    g_debug ("camera stream not used media=%s", media ? media : "?");
-    return; /* metadata, or a second stream of a kind */
+  if (entry == NULL) {
+    g_debug ("ignoring a camera stream media=%s", media ? media : "?"); /* metadata */
+    return;
   }
-  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_ELEMENT_ERROR (src, STREAM, FAILED, ("cannot link the camera's %s", media), (NULL));
+  link_entry (encoder, src, pad, entry, media);
 }
 
 /* rtspsrc's thread, once every stream of the camera has its pad: a camera
@@ -523,16 +540,9 @@ on_camera_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
 static void
 on_camera_no_more_pads (GstElement *src, gpointer user_data)
 {
-  KtLiveEncoder *encoder = user_data;
-  g_autoptr (GstPad) video = entry_pad (encoder->pipeline, "video_rtp", "sink");
-  g_autoptr (GstPad) audio = entry_pad (encoder->pipeline, "audio_rtp", "sink");
-  if (!gst_pad_is_linked (video))
-    GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的画面（摄像机没有提供视频流）。"), (NULL));
-  else if (!gst_pad_is_linked (audio))
-    GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的声音（摄像机没有提供音频流，请在摄像机设置里打开音频）。"),
-                       (NULL));
+  refuse_unless_both (user_data, src, "video_rtp", "audio_rtp",
+                      "直播流里没有能解码的画面（摄像机没有提供视频流）。",
+                      "直播流里没有能解码的声音（摄像机没有提供音频流，请在摄像机设置里打开音频）。");
 }
 
 KtLiveEncoder *
