@@ -29,12 +29,12 @@
 #define PASSWORD "pw-7f3a9c"
 
 /* A talk of two minutes. */
-static const char timetable[] =
-    "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nX-WR-CALNAME:报告会频道\n"
-    "X-KETANG-CHANNEL:9\n"
-    "BEGIN:VEVENT\nUID:talk\nSUMMARY:教室直播\nORGANIZER;CN=李教授:mailto:l@x\n"
-    "DTSTART:20261210T140000\nDTEND:20261210T140200\nX-KETANG-SOURCE:live:talk-a\nEND:VEVENT\n"
-    "END:VCALENDAR\n";
+static const char timetable[]
+    = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nX-WR-CALNAME:报告会频道\n"
+      "X-KETANG-CHANNEL:9\n"
+      "BEGIN:VEVENT\nUID:talk\nSUMMARY:教室直播\nORGANIZER;CN=李教授:mailto:l@x\n"
+      "DTSTART:20261210T140000\nDTEND:20261210T140200\nX-KETANG-SOURCE:live:talk-a\nEND:VEVENT\n"
+      "END:VCALENDAR\n";
 
 /* The simulated camera's streams; pay0 and pay1 are the names
  * gst-rtsp-server looks for. */
@@ -109,8 +109,7 @@ camera_stop (Fixture *f)
 {
   g_autoptr (GstRTSPMountPoints) mounts = gst_rtsp_server_get_mount_points (f->camera);
   gst_rtsp_mount_points_remove_factory (mounts, "/cam");
-  g_list_free_full (gst_rtsp_server_client_filter (f->camera, remove_client, NULL),
-                    g_object_unref);
+  g_list_free_full (gst_rtsp_server_client_filter (f->camera, remove_client, NULL), g_object_unref);
 }
 
 /* Connections to the camera. */
@@ -149,9 +148,8 @@ fixture_set_up (Fixture *f, gconstpointer launch)
   }
   /* Cameras take a password in the URL; this one asks for none, so the
    * password is only there to be kept out of the logs. */
-  g_autofree char *camera
-      = g_strdup_printf ("rtsp.talk-a.url=rtsp://admin:" PASSWORD "@127.0.0.1:%u/cam",
-                         f->camera_port);
+  g_autofree char *camera = g_strdup_printf (
+      "rtsp.talk-a.url=rtsp://admin:" PASSWORD "@127.0.0.1:%u/cam", f->camera_port);
   const char *settings[] = { camera, NULL };
   f->app = kt_test_app_start (f->data_dir, FALSE, settings);
 }
@@ -178,7 +176,7 @@ fixture_tear_down (Fixture *f, gconstpointer unused)
 static gboolean
 follow_until (Fixture *f, gboolean (*done) (Fixture *f), double seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  gint64 deadline = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
   while (g_get_monotonic_time () < deadline) {
     while (g_main_context_iteration (NULL, FALSE))
       ;
@@ -293,7 +291,7 @@ test_camera_live_drop_back_recording (Fixture *f, gconstpointer unused)
   gint64 t0 = g_get_monotonic_time ();
   g_assert_true (follow_until (f, newest_is_live, 30));
   g_test_message ("on air from the camera after %.1f s",
-                  (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
+                  (g_get_monotonic_time () - t0) / (double)G_USEC_PER_SEC);
   g_autofree char *recording = assert_newest_is_camera (f);
   g_assert_cmpint (count_events (f, "live", "camera"), ==, 1);
 
@@ -310,7 +308,7 @@ test_camera_live_drop_back_recording (Fixture *f, gconstpointer unused)
   t0 = g_get_monotonic_time ();
   g_assert_true (follow_until (f, newest_is_slate, 20));
   g_test_message ("slate %.1f s after the camera stopped",
-                  (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
+                  (g_get_monotonic_time () - t0) / (double)G_USEC_PER_SEC);
   follow_until (f, NULL, 6); /* a retry or two that find no camera */
   g_assert_true (newest_is_slate (f));
 
@@ -320,7 +318,7 @@ test_camera_live_drop_back_recording (Fixture *f, gconstpointer unused)
   t0 = g_get_monotonic_time ();
   g_assert_true (follow_until (f, newest_is_live, 25));
   g_test_message ("live again %.1f s after the camera came back",
-                  (g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
+                  (g_get_monotonic_time () - t0) / (double)G_USEC_PER_SEC);
   g_autofree char *same = assert_newest_is_camera (f);
   g_assert_cmpstr (same, ==, recording);
   g_assert_cmpint (count_events (f, "dropped", "%"), >=, 1);
@@ -385,8 +383,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   /* A camera that fails is a warning for the operator, expected here. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_test_add ("/rtsp/camera-live-drop-back-recording", Fixture, camera_with_sound,
-              fixture_set_up, test_camera_live_drop_back_recording, fixture_tear_down);
+  g_test_add ("/rtsp/camera-live-drop-back-recording", Fixture, camera_with_sound, fixture_set_up,
+              test_camera_live_drop_back_recording, fixture_tear_down);
   g_test_add ("/rtsp/camera-not-answering", Fixture, NULL, fixture_set_up,
               test_camera_not_answering, fixture_tear_down);
   g_test_add ("/rtsp/camera-without-sound", Fixture, camera_without_sound, fixture_set_up,
