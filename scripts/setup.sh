@@ -16,14 +16,15 @@ cd "$root"
 # test's certificate, glib-networking is GLib's TLS. WHIP (publishing from a
 # browser) needs webrtcbin's headers (libgstreamer-plugins-bad1.0-dev) and
 # libnice's GStreamer elements (gstreamer1.0-nice), without which webrtcbin
-# cannot be made.
+# cannot be made. The RTSP test simulates a classroom camera with
+# gst-rtsp-server (libgstrtspserver-1.0-dev).
 packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libsoup-3.0-dev libsqlite3-dev libjson-glib-dev libical-dev libsodium-dev tzdata
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
-  gstreamer1.0-nice
+  gstreamer1.0-nice libgstrtspserver-1.0-dev
   fonts-noto-cjk sqlite3 ffmpeg chromium curl ca-certificates nginx
   clang valgrind openssl glib-networking
 )

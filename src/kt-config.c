@@ -14,6 +14,13 @@
  *
  * Relative paths in the file are taken relative to the working directory, as
  * a user typing `ketang serve --data data` expects.
+ *
+ * One kind of section is not in the table: [rtsp.<talk>], one per classroom
+ * camera that kt-live pulls a talk from, with a single key, url. Its name
+ * carries the talk, so there can be any number of them; each is checked
+ * here (a talk name, an rtsp:// URL with a host) as strictly as the table's
+ * keys. The URL may carry the camera's password, so everything that shows
+ * it (--print-config, logs) shows kt_config_redact_url's form.
  */
 #define G_LOG_DOMAIN "kt-config"
 
@@ -107,10 +114,21 @@ typedef struct {
   char *origin; /* "default", "file:line", "environment", "--listen" */
 } KtConfigValue;
 
+typedef struct {
+  char *input; /* the talk, as in live:<input> */
+  char *url;
+  char *origin;
+} KtConfigCamera;
+
 struct _KtConfig {
   char *path;
   KtConfigValue values[G_N_ELEMENTS (kt_config_keys)];
+  GPtrArray *cameras;      /* KtConfigCamera*, in the order they were set */
+  GPtrArray *camera_talks; /* their inputs, NULL-terminated, for kt_config_camera_talks */
 };
+
+#define CAMERA_GROUP_PREFIX "rtsp."
+#define CAMERA_INPUT_MAX 64
 
 static int
 find_key (const char *group, const char *key)
@@ -215,6 +233,109 @@ set_value (KtConfigValue *v, const char *value, const char *origin)
   v->origin = g_strdup (origin);
 }
 
+static void
+camera_free (KtConfigCamera *camera)
+{
+  g_free (camera->input);
+  g_free (camera->url);
+  g_free (camera->origin);
+  g_free (camera);
+}
+
+/* A talk's name as it may appear in a section name: the characters a
+ * timetable author types for live:<talk>, nothing that needs quoting. */
+static gboolean
+camera_input_valid (const char *input)
+{
+  gsize n = strlen (input);
+  if (n == 0 || n > CAMERA_INPUT_MAX)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isalnum (input[i]) && input[i] != '-' && input[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_camera (const char *input, const char *url, const char *origin, GError **error)
+{
+  if (!camera_input_valid (input)) {
+    g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_VALUE,
+                 "%s: [rtsp.%s]: the talk name after “rtsp.” must be 1 to %d letters, digits, "
+                 "“-” or “_” (as in the timetable's live:<talk>)",
+                 origin, input, CAMERA_INPUT_MAX);
+    return FALSE;
+  }
+  g_autofree char *shown = kt_config_redact_url (url);
+  if (url[0] == '\0') {
+    g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_VALUE,
+                 "%s: [rtsp.%s] url must not be empty (rtsp://HOST[:PORT]/PATH)", origin, input);
+    return FALSE;
+  }
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  const char *host = uri ? g_uri_get_host (uri) : NULL;
+  if (uri == NULL || host == NULL || host[0] == '\0'
+      || !(g_str_equal (scheme, "rtsp") || g_str_equal (scheme, "rtsps")
+           || g_str_equal (scheme, "rtspt"))) {
+    g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_VALUE,
+                 "%s: [rtsp.%s] url must be rtsp://[USER:PASSWORD@]HOST[:PORT]/PATH "
+                 "(or rtsps://, rtspt://), not “%s”",
+                 origin, input, shown);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_camera (KtConfig *config, const char *input, const char *url, const char *origin,
+            GError **error)
+{
+  if (!check_camera (input, url, origin, error))
+    return FALSE;
+  for (guint i = 0; i < config->cameras->len; i++) {
+    KtConfigCamera *camera = config->cameras->pdata[i];
+    if (g_str_equal (camera->input, input)) {
+      g_free (camera->url);
+      g_free (camera->origin);
+      camera->url = g_strdup (url);
+      camera->origin = g_strdup (origin);
+      return TRUE;
+    }
+  }
+  KtConfigCamera *camera = g_new0 (KtConfigCamera, 1);
+  camera->input = g_strdup (input);
+  camera->url = g_strdup (url);
+  camera->origin = g_strdup (origin);
+  g_ptr_array_add (config->cameras, camera);
+  g_ptr_array_insert (config->camera_talks, config->camera_talks->len - 1, camera->input);
+  return TRUE;
+}
+
+/* [rtsp.<talk>] of the file at @path (its @text, for line numbers). */
+static gboolean
+load_camera (KtConfig *config, GKeyFile *kf, const char *group, const char *path,
+             const char *text, GError **error)
+{
+  const char *input = group + strlen (CAMERA_GROUP_PREFIX);
+  g_auto (GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
+  g_autofree char *url = NULL;
+  g_autofree char *origin = g_strdup_printf ("%s:%d", path, find_line (text, group, NULL));
+  for (int k = 0; keys && keys[k]; k++) {
+    g_free (origin);
+    origin = g_strdup_printf ("%s:%d", path, find_line (text, group, keys[k]));
+    if (!g_str_equal (keys[k], "url")) {
+      g_set_error (error, KT_CONFIG_ERROR, KT_CONFIG_ERROR_UNKNOWN,
+                   "%s: unknown key “%s” in [%s] (a camera has only url)", origin, keys[k],
+                   group);
+      return FALSE;
+    }
+    g_free (url);
+    url = g_key_file_get_string (kf, group, keys[k], NULL);
+  }
+  return set_camera (config, input, url ? url : "", origin, error);
+}
+
 static gboolean
 load_file (KtConfig *config, const char *path, GError **error)
 {
@@ -239,6 +360,11 @@ load_file (KtConfig *config, const char *path, GError **error)
 
   g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
   for (int g = 0; groups[g]; g++) {
+    if (g_str_has_prefix (groups[g], CAMERA_GROUP_PREFIX)) {
+      if (!load_camera (config, kf, groups[g], path, text, error))
+        return FALSE;
+      continue;
+    }
     g_auto (GStrv) keys = g_key_file_get_keys (kf, groups[g], NULL, NULL);
     gboolean group_known = FALSE;
     for (guint i = 0; i < G_N_ELEMENTS (kt_config_keys); i++)
@@ -275,6 +401,9 @@ KtConfig *
 kt_config_load (const char *path, GError **error)
 {
   g_autoptr (KtConfig) config = g_new0 (KtConfig, 1);
+  config->cameras = g_ptr_array_new_with_free_func ((GDestroyNotify) camera_free);
+  config->camera_talks = g_ptr_array_new ();
+  g_ptr_array_add (config->camera_talks, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (kt_config_keys); i++) {
     config->values[i].key = &kt_config_keys[i];
@@ -304,6 +433,8 @@ gboolean
 kt_config_override (KtConfig *config, const char *group, const char *key, const char *value,
                     const char *origin, GError **error)
 {
+  if (g_str_has_prefix (group, CAMERA_GROUP_PREFIX) && g_str_equal (key, "url"))
+    return set_camera (config, group + strlen (CAMERA_GROUP_PREFIX), value, origin, error);
   int idx = find_key (group, key);
   g_return_val_if_fail (idx >= 0, FALSE);
   if (!check_value (&kt_config_keys[idx], value, origin, error))
@@ -321,6 +452,8 @@ kt_config_free (KtConfig *config)
     g_free (config->values[i].value);
     g_free (config->values[i].origin);
   }
+  g_ptr_array_unref (config->cameras);
+  g_ptr_array_unref (config->camera_talks);
   g_free (config->path);
   g_free (config);
 }
@@ -376,5 +509,50 @@ kt_config_to_string (const KtConfig *config)
     g_string_append_printf (out, "# %s (from %s)\n%s = %s\n", k->help, config->values[i].origin,
                             k->key, config->values[i].value);
   }
+  for (guint i = 0; i < config->cameras->len; i++) {
+    const KtConfigCamera *camera = config->cameras->pdata[i];
+    g_autofree char *shown = kt_config_redact_url (camera->url);
+    g_string_append_printf (out,
+                            "\n[rtsp.%s]\n# Camera that live:%s is pulled from; password "
+                            "not shown (from %s)\nurl = %s\n",
+                            camera->input, camera->input, camera->origin, shown);
+  }
   return g_string_free (out, FALSE);
+}
+
+const char *
+kt_config_get_camera (const KtConfig *config, const char *input)
+{
+  for (guint i = 0; i < config->cameras->len; i++) {
+    const KtConfigCamera *camera = config->cameras->pdata[i];
+    if (g_str_equal (camera->input, input))
+      return camera->url;
+  }
+  return NULL;
+}
+
+const char *const *
+kt_config_camera_talks (const KtConfig *config)
+{
+  return (const char *const *) config->camera_talks->pdata;
+}
+
+char *
+kt_config_redact_url (const char *url)
+{
+  /* Everything between the scheme and the last "@" before the query goes:
+   * a password with an unescaped "/" or "@" in it would fool a parser, and
+   * a log line that says too little is the safe way to be wrong. */
+  const char *authority = strstr (url, "://");
+  if (authority == NULL)
+    return g_strdup (url);
+  authority += 3;
+  const char *query = strchr (authority, '?');
+  const char *at = NULL;
+  for (const char *p = authority; *p && (query == NULL || p < query); p++)
+    if (*p == '@')
+      at = p;
+  if (at == NULL)
+    return g_strdup (url);
+  return g_strdup_printf ("%.*s%s", (int) (authority - url), url, at + 1);
 }

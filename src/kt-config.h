@@ -21,7 +21,9 @@ typedef struct _KtConfig KtConfig;
 
 /* @path may be NULL (defaults only). Errors name the file and line. */
 KtConfig *kt_config_load (const char *path, GError **error);
-/* Apply a command-line override; @origin names it in errors ("--listen"). */
+/* Apply a command-line override; @origin names it in errors ("--listen").
+ * @group may be "rtsp.<talk>" with @key "url" (a camera, checked as in the
+ * file). */
 gboolean kt_config_override (KtConfig *config, const char *group, const char *key,
                              const char *value, const char *origin, GError **error);
 void kt_config_free (KtConfig *config);
@@ -33,7 +35,18 @@ gint64 kt_config_get_int (const KtConfig *config, const char *group, const char 
 gboolean kt_config_get_bool (const KtConfig *config, const char *group, const char *key);
 double kt_config_get_double (const KtConfig *config, const char *group, const char *key);
 
-/* The effective configuration as a commented INI file (for --print-config). */
+/* Classroom cameras ([rtsp.<talk>] url = rtsp://…, see kt-live): the URL
+ * that talk @input is pulled from, or NULL. It may hold a password: log
+ * kt_config_redact_url's form only. Borrowed until the config is freed. */
+const char *kt_config_get_camera (const KtConfig *config, const char *input);
+/* The talks that have a camera, in the order they were set; NULL-terminated,
+ * borrowed until the config is freed. */
+const char *const *kt_config_camera_talks (const KtConfig *config);
+/* @url without its user and password, for logs and pages. (transfer full) */
+char *kt_config_redact_url (const char *url);
+
+/* The effective configuration as a commented INI file (for --print-config;
+ * camera passwords left out). */
 char *kt_config_to_string (const KtConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtConfig, kt_config_free)

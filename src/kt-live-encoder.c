@@ -1,9 +1,10 @@
-/* kt-live-encoder: one publisher's connection, from SRT packets or a WHIP
- * peer's RTP to house-format segments.
+/* kt-live-encoder: one publisher's connection, from SRT packets, a WHIP
+ * peer's RTP or a classroom camera's RTSP stream to house-format segments.
  *
- * The graph is a head that receives (pipelines/live-srt.pipeline, or
- * live-whip.pipeline whose webrtcbin kt-live-whip negotiates) joined to
- * pipelines/live-ladder.pipeline, which both share; this module drives it.
+ * The graph is a head that receives (pipelines/live-srt.pipeline,
+ * live-whip.pipeline whose webrtcbin kt-live-whip negotiates, or
+ * live-rtsp.pipeline) joined to pipelines/live-ladder.pipeline, which they
+ * all share; this module drives it.
  * It does four things a launch line cannot:
  *
  * Admission. srtsrc in listener mode asks, from libsrt's thread, whether a
@@ -17,7 +18,7 @@
  * Linking. decodebin finds out what the stream holds while it runs; its
  * first video and first audio stream are linked to video_in and audio_in
  * (WHIP has a decodebin per stream, already known to be one picture and
- * one sound).
+ * one sound; RTSP too, linked by the RTP stream's media type).
  * A stream that lacks either, or that nothing here can decode, is refused
  * with a message saying why (KT_LIVE_ERROR_REFUSED), which the talk's page
  * and log show to the teacher and the administrator.
@@ -56,6 +57,7 @@
 #define G_LOG_DOMAIN "kt-live"
 
 #include "kt-live-encoder.h"
+#include "kt-config.h"
 #include "kt-hls.h"
 #include "kt-house-job.h"
 #include "kt-pipeline.h"
@@ -116,6 +118,10 @@ struct _KtLiveEncoder {
   guint complete;             /* segments reported */
   guint splits_queued;        /* under lock: audio cuts queued, counted from the first picture */
   gboolean ended;
+
+  /* RTSP: the camera's URL holds its password, so messages that could
+   * quote it say @url_shown instead. Set before playing, then read-only. */
+  char *url, *url_shown;
 };
 
 static void
@@ -203,6 +209,36 @@ entry_pad (GstElement *pipeline, const char *name, const char *pad)
   return e ? gst_element_get_static_pad (e, pad) : NULL;
 }
 
+/* @pad of @from (a stream of kind @media) to the entry element @entry,
+ * unless that already has a stream: the first of each kind is used. */
+static void
+link_entry (KtLiveEncoder *encoder, GstElement *from, GstPad *pad, const char *entry,
+            const char *media)
+{
+  g_autoptr (GstPad) sink = entry_pad (encoder->pipeline, entry, "sink");
+  if (sink == NULL || gst_pad_is_linked (sink)) {
+    g_debug ("ignoring a second stream media=%s", media);
+    return;
+  }
+  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
+    GST_ELEMENT_ERROR (from, STREAM, FAILED, ("cannot link %s", media), (NULL));
+}
+
+/* Once @from has all its streams: refused (@no_video or @no_audio says
+ * why, in Chinese, starting "直播流") unless entries @video and @audio both
+ * got one. */
+static void
+refuse_unless_both (KtLiveEncoder *encoder, GstElement *from, const char *video,
+                    const char *audio, const char *no_video, const char *no_audio)
+{
+  g_autoptr (GstPad) v = entry_pad (encoder->pipeline, video, "sink");
+  g_autoptr (GstPad) a = entry_pad (encoder->pipeline, audio, "sink");
+  if (!gst_pad_is_linked (v))
+    GST_ELEMENT_ERROR (from, STREAM, CODEC_NOT_FOUND, ("%s", no_video), (NULL));
+  else if (!gst_pad_is_linked (a))
+    GST_ELEMENT_ERROR (from, STREAM, CODEC_NOT_FOUND, ("%s", no_audio), (NULL));
+}
+
 /* Streaming thread of decodebin. */
 static void
 on_pad_added (GstElement *decode, GstPad *pad, gpointer user_data)
@@ -219,27 +255,16 @@ on_pad_added (GstElement *decode, GstPad *pad, gpointer user_data)
     g_debug ("ignoring a stream that was not decoded caps=%s", media);
     return;
   }
-  g_autoptr (GstPad) sink = entry_pad (encoder->pipeline, entry, "sink");
-  if (sink == NULL || gst_pad_is_linked (sink))
-    return; /* a second stream of the same kind */
-  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_ELEMENT_ERROR (decode, STREAM, FAILED, ("cannot link %s", media), (NULL));
+  link_entry (encoder, decode, pad, entry, media);
 }
 
 /* Streaming thread of decodebin. */
 static void
 on_no_more_pads (GstElement *decode, gpointer user_data)
 {
-  KtLiveEncoder *encoder = user_data;
-  g_autoptr (GstPad) video = entry_pad (encoder->pipeline, "video_in", "sink");
-  g_autoptr (GstPad) audio = entry_pad (encoder->pipeline, "audio_in", "sink");
-  if (!gst_pad_is_linked (video))
-    GST_ELEMENT_ERROR (decode, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的画面（需要 H.264、H.265、VP8/VP9 或 AV1 视频）。"),
-                       (NULL));
-  else if (!gst_pad_is_linked (audio))
-    GST_ELEMENT_ERROR (decode, STREAM, CODEC_NOT_FOUND,
-                       ("直播流里没有能解码的声音（需要 AAC、Opus 或 MP3 音频）。"), (NULL));
+  refuse_unless_both (user_data, decode, "video_in", "audio_in",
+                      "直播流里没有能解码的画面（需要 H.264、H.265、VP8/VP9 或 AV1 视频）。",
+                      "直播流里没有能解码的声音（需要 AAC、Opus 或 MP3 音频）。");
 }
 
 static GstClockTime
@@ -390,6 +415,19 @@ end (KtLiveEncoder *encoder, GError *error /* (transfer full) or NULL */)
   g_clear_error (&error);
 }
 
+/* A camera's @url quoted in @text (a GStreamer message) is replaced by
+ * @shown, its form without the password. */
+static void
+hide_url (const char *url, const char *shown, char **text)
+{
+  if (url == NULL || *text == NULL || strstr (*text, url) == NULL)
+    return;
+  GString *s = g_string_new (*text);
+  g_string_replace (s, url, shown, 0);
+  g_free (*text);
+  *text = g_string_free (s, FALSE);
+}
+
 static gboolean
 on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
 {
@@ -417,17 +455,25 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
       g_autoptr (GError) gst_error = NULL;
       g_autofree char *debug = NULL;
       gst_message_parse_error (msg, &gst_error, &debug);
+      hide_url (encoder->url, encoder->url_shown, &gst_error->message);
+      hide_url (encoder->url, encoder->url_shown, &debug);
       gboolean refused = gst_error->domain == GST_STREAM_ERROR;
-      g_warning ("live stream %s by %s: %s (%s)", refused ? "refused" : "failed",
-                 GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), gst_error->message, debug ? debug : "");
+      /* A camera that does not answer fails every few seconds until it
+       * does; kt-live warns once per reason. */
+      g_log (G_LOG_DOMAIN, encoder->url ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
+             "live stream %s by %s: %s (%s)", refused ? "refused" : "failed",
+             GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), gst_error->message, debug ? debug : "");
       /* Our own refusals already say in Chinese what is missing; GStreamer's
-       * (not media at all, a codec nobody decodes) get a sentence first. */
+       * (not media at all, a codec nobody decodes, a camera that cannot be
+       * reached) get a sentence first. */
       gboolean ours = g_error_matches (gst_error, GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND)
                       && g_str_has_prefix (gst_error->message, "直播流");
+      const char *why = refused && !ours                                          ? "直播流的格式或编码无法处理："
+                        : encoder->url && gst_error->domain == GST_RESOURCE_ERROR ? "连不上教室摄像机："
+                                                                                  : "";
       end (encoder,
            g_error_new (KT_LIVE_ERROR, refused ? KT_LIVE_ERROR_REFUSED : KT_LIVE_ERROR_PIPELINE,
-                        "%s%s", refused && !ours ? "直播流的格式或编码无法处理：" : "",
-                        gst_error->message));
+                        "%s%s", why, gst_error->message));
       return G_SOURCE_REMOVE;
     }
     default:
@@ -514,6 +560,35 @@ play (KtLiveEncoder *encoder, const char *what, GError **error)
   return TRUE;
 }
 
+/* rtspsrc's streaming thread: each of the camera's streams to the queue of
+ * its kind, by the media type the camera's SDP gave it. */
+static void
+on_camera_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
+{
+  KtLiveEncoder *encoder = user_data;
+  g_autoptr (GstCaps) caps = gst_pad_query_caps (pad, NULL);
+  const GstStructure *s = gst_caps_is_empty (caps) ? NULL : gst_caps_get_structure (caps, 0);
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  const char *entry = g_strcmp0 (media, "video") == 0   ? "video_rtp"
+                      : g_strcmp0 (media, "audio") == 0 ? "audio_rtp"
+                                                        : NULL;
+  if (entry == NULL) {
+    g_debug ("ignoring a camera stream media=%s", media ? media : "?"); /* metadata */
+    return;
+  }
+  link_entry (encoder, src, pad, entry, media);
+}
+
+/* rtspsrc's thread, once every stream of the camera has its pad: a camera
+ * without a picture or without sound is refused, as a publisher is. */
+static void
+on_camera_no_more_pads (GstElement *src, gpointer user_data)
+{
+  refuse_unless_both (user_data, src, "video_rtp", "audio_rtp",
+                      "直播流里没有能解码的画面（摄像机没有提供视频流）。",
+                      "直播流里没有能解码的声音（摄像机没有提供音频流，请在摄像机设置里打开音频）。");
+}
+
 KtLiveEncoder *
 kt_live_encoder_new (const char *pipelines_dir, const char *uri, guint latency_ms,
                      const char *scratch_dir, const KtLiveEncoderHooks *hooks,
@@ -556,6 +631,35 @@ kt_live_encoder_new_whip (const char *pipelines_dir, const char *scratch_dir,
   link_decoder (encoder, "decode_video", FALSE);
   link_decoder (encoder, "decode_audio", FALSE);
   if (!play (encoder, "start webrtcbin", error))
+    return NULL;
+  return g_steal_pointer (&encoder);
+}
+
+KtLiveEncoder *
+kt_live_encoder_new_rtsp (const char *pipelines_dir, const char *url, const char *scratch_dir,
+                          const KtLiveEncoderHooks *hooks, gpointer user_data, GError **error)
+{
+  const char *vars[] = { "url", url, NULL };
+  static const char *const required[]
+      = { "ingest", "video_rtp", "audio_rtp", "decode_video", "decode_audio", NULL };
+  g_autofree char *shown = kt_config_redact_url (url);
+  g_autoptr (KtLiveEncoder) encoder = build (pipelines_dir, "live-rtsp", vars, required,
+                                             scratch_dir, hooks, user_data, error);
+  if (encoder == NULL) {
+    /* A parse error may quote the location it could not set. */
+    if (error && *error)
+      hide_url (url, shown, &(*error)->message);
+    return NULL;
+  }
+  encoder->url = g_strdup (url);
+  encoder->url_shown = g_steal_pointer (&shown);
+  g_autoptr (GstElement) ingest = gst_bin_get_by_name (GST_BIN (encoder->pipeline), "ingest");
+  g_signal_connect (ingest, "pad-added", G_CALLBACK (on_camera_pad_added), encoder);
+  g_signal_connect (ingest, "no-more-pads", G_CALLBACK (on_camera_no_more_pads), encoder);
+  link_decoder (encoder, "decode_video", FALSE);
+  link_decoder (encoder, "decode_audio", FALSE);
+  g_autofree char *what = g_strdup_printf ("open the camera %s", encoder->url_shown);
+  if (!play (encoder, what, error))
     return NULL;
   return g_steal_pointer (&encoder);
 }
@@ -643,5 +747,7 @@ kt_live_encoder_free (KtLiveEncoder *encoder)
   g_main_context_unref (encoder->context);
   g_mutex_clear (&encoder->lock);
   g_free (encoder->dir);
+  g_free (encoder->url);
+  g_free (encoder->url_shown);
   g_free (encoder);
 }

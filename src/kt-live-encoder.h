@@ -16,10 +16,10 @@ typedef enum {
 } KtLiveError;
 
 /* One publisher connection: an SRT listener that admits one caller (or a
- * webrtcbin for one WHIP peer), decodes its stream and writes house-format
- * segments of every rendition, cut at the same instants
- * (pipelines/live-srt.pipeline or live-whip.pipeline, joined to
- * live-ladder.pipeline). Everything it reports arrives on the main context
+ * webrtcbin for one WHIP peer, or an RTSP client of one camera), decodes
+ * its stream and writes house-format segments of every rendition, cut at
+ * the same instants (pipelines/live-srt.pipeline, live-whip.pipeline or
+ * live-rtsp.pipeline, joined to live-ladder.pipeline). Everything it reports arrives on the main context
  * of the thread that made it. */
 typedef struct _KtLiveEncoder KtLiveEncoder;
 
@@ -50,6 +50,16 @@ KtLiveEncoder *kt_live_encoder_new (const char *pipelines_dir, const char *uri, 
 /* A webrtcbin (named "ingest", see kt_live_encoder_element) that kt-live-whip
  * negotiates with a WHIP peer, writing into @scratch_dir (created). */
 KtLiveEncoder *kt_live_encoder_new_whip (const char *pipelines_dir, const char *scratch_dir,
+                                         const KtLiveEncoderHooks *hooks, gpointer user_data,
+                                         GError **error);
+/* Pull a classroom camera's stream from @url (rtsp://, credentials may be
+ * in it: they never appear in messages), writing into @scratch_dir
+ * (created). A camera that does not answer, or stops, ends the connection
+ * through the ended hook like a publisher who left (with an error saying
+ * why); one without a picture or without sound is refused
+ * (KT_LIVE_ERROR_REFUSED). */
+KtLiveEncoder *kt_live_encoder_new_rtsp (const char *pipelines_dir, const char *url,
+                                         const char *scratch_dir,
                                          const KtLiveEncoderHooks *hooks, gpointer user_data,
                                          GError **error);
 /* The pipeline's element @name, or NULL. (transfer full) */

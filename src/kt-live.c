@@ -26,11 +26,32 @@
  * kt-live-whip checks the offer and negotiates webrtcbin): the same
  * admission (a talk on now or soon, one publisher at a time, whether over
  * SRT or WHIP), and a connection of its own that ends with the DELETE or
- * when the peer goes silent. Whichever connection feeds the talk
- * (@feeding), everything below treats its segments alike.
+ * when the peer goes silent.
+ *
+ * Or nobody publishes: a classroom IP camera is pulled over RTSP. A talk
+ * with an [rtsp.<talk>] section in the config has its camera opened by the
+ * once-a-second tick from CAMERA_LEAD_US (10 s) before its start, not from
+ * early_minutes: nobody has to check a camera before going on air, and a
+ * camera opened half an hour early would cost a full decode and encode for
+ * nothing, while 10 s is enough for its first segment to fill the talk's
+ * first slot. There is no admission (the camera is trusted by the config,
+ * and its URL, which may hold a password, is logged without it). A camera
+ * that does not answer, refuses, or whose stream cannot be aired ends its
+ * connection like a publisher who left: the talk's slots air the slate,
+ * and the tick opens it again CAMERA_RETRY_US (5 s, kt_clock) later, until
+ * the lesson ends; the same reason again is not written again. A camera
+ * that simply stops sending (rtspsrc over UDP does not notice a camera
+ * that lost power) is given up when no segment has come for
+ * CAMERA_SILENT_US of real time, and opened again at once. One publisher
+ * at a time still holds, first come first served: while the camera feeds
+ * the talk a teacher's SRT or WHIP stream is refused as busy, and while a
+ * teacher publishes the camera is not opened (if the teacher drops, the
+ * camera takes over within a few seconds). Whichever connection feeds the
+ * talk (@feeding: SRT, WHIP or the camera), everything below treats its
+ * segments alike.
  *
  * Encoding is kt-live-encoder's (pipelines/live-ladder.pipeline behind the
- * SRT or WHIP head): it reports each complete 2 s segment of every
+ * SRT, WHIP or RTSP head): it reports each complete 2 s segment of every
  * rendition. This file decides where each segment airs, records it, and
  * tells the channels.
  *
@@ -86,8 +107,9 @@
  * segment is moved from the connection's scratch directory into the item.
  * The encoder gives each connection's first picture the running time where
  * the recording stands, so the recording's timestamps run on across drops
- * and its replay has no gaps. When the lesson's slot ends the publisher is
- * disconnected and the recording becomes "ready".
+ * and its replay has no gaps. When the lesson's slot ends the publisher (or
+ * the camera) is disconnected and the recording becomes "ready". A camera's
+ * recording has no owner account: it is the administrators'.
  *
  * Fallback. A live lesson may name a recorded fallback
  * (X-KETANG-FALLBACK:item:<id>). If nothing has aired live [live]
@@ -118,6 +140,21 @@
 #define MAX_AHEAD_SLOTS 4
 #define TICK_MS 1000
 #define RELISTEN_MS 3000
+/* Cameras ([rtsp.<talk>]): opened this long before the talk's start, so
+ * that its first slot already airs the picture (a connection's first
+ * segment takes about 4 s: RTSP set-up, 2 s of picture, the next GOP);
+ * opened again this long after a failure (timetable time, kt_clock).
+ * A connection is given up (and opened again) when its first segment has
+ * not come this long after opening, or a next one this long after the
+ * last (three slots missed): the one sign of a camera that vanished
+ * without closing its connection (rtspsrc receiving over UDP just waits; a
+ * camera that loses power sends no TCP FIN either). Real time, because it
+ * measures media, which flows in real time: a step of the wall clock must
+ * not cut a healthy camera. */
+#define CAMERA_LEAD_US (G_GINT64_CONSTANT (10) * KT_USEC_PER_SEC)
+#define CAMERA_RETRY_US (G_GINT64_CONSTANT (5) * KT_USEC_PER_SEC)
+#define CAMERA_FIRST_US (G_GINT64_CONSTANT (15) * G_USEC_PER_SEC)
+#define CAMERA_SILENT_US (G_GINT64_CONSTANT (6) * G_USEC_PER_SEC)
 /* Talks are forgotten (from memory; the recording stays) this long after
  * their end: long enough for every playlist window that shows them. */
 #define FORGET_AFTER_US (G_GINT64_CONSTANT (3600) * KT_USEC_PER_SEC)
@@ -146,7 +183,7 @@ struct _KtLive {
   KtLiveEncoder *encoder;  /* the SRT listener */
   guint connections;       /* for scratch dir names */
   KtLiveTalk *publishing;  /* the talk @feeding's publisher feeds, or NULL */
-  KtLiveEncoder *feeding;  /* @encoder or @whip_encoder, while publishing */
+  KtLiveEncoder *feeding;  /* @encoder, @whip_encoder or @camera, while publishing */
   /* The WHIP publisher, while one is connecting or connected. */
   KtLiveEncoder *whip_encoder;
   KtLiveWhip *whip;
@@ -154,6 +191,11 @@ struct _KtLive {
   char *whip_owner;        /* the account that published (may DELETE it, as may admins) */
   KtLiveWhipReply whip_reply; /* until answered */
   gpointer whip_reply_data;
+  /* The classroom camera being pulled, while one is open. */
+  KtLiveEncoder *camera;
+  gint64 camera_heard_us;  /* monotonic: its last segment, or its opening */
+  gboolean camera_sends;   /* a segment came since its opening */
+  gint64 camera_retry_us;  /* kt_clock: no camera is opened before this */
   gint64 next_slot;        /* the slot the connection's next segment takes; -1 before its first */
   gint64 completion_delay_us; /* last measured: first picture → its segment complete, less 2 s */
   gint64 listening_since; /* monotonic µs: when the encoder started listening */
@@ -265,12 +307,10 @@ talk_of (KtLive *live, KtChannel *channel, const KtAiring *a)
 }
 
 /* The lesson of talk @input (of any live talk when NULL) on now or starting
- * within the early window: a new or known talk, or NULL. */
+ * within @early µs: a new or known talk, or NULL. */
 static KtLiveTalk *
-find_talk (KtLive *live, const char *input, gint64 now)
+find_talk_within (KtLive *live, const char *input, gint64 now, gint64 early)
 {
-  gint64 early = kt_config_get_int (kt_app_config (live->app), "live", "early_minutes") * 60
-                 * KT_USEC_PER_SEC;
   g_autofree char *source = g_strdup_printf ("live:%s", input ? input : "");
   GPtrArray *channels = kt_app_channels (live->app);
   for (guint c = 0; c < channels->len; c++) {
@@ -285,6 +325,16 @@ find_talk (KtLive *live, const char *input, gint64 now)
     }
   }
   return NULL;
+}
+
+/* The same within the early window that publishers get ([live]
+ * early_minutes). */
+static KtLiveTalk *
+find_talk (KtLive *live, const char *input, gint64 now)
+{
+  return find_talk_within (live, input, now,
+                           kt_config_get_int (kt_app_config (live->app), "live", "early_minutes")
+                               * 60 * KT_USEC_PER_SEC);
 }
 
 gboolean
@@ -337,6 +387,14 @@ static KtLiveTalk *
 admit (KtLive *live, KtLiveEncoder *encoder, const char *input, const KtUser *user,
        const char *peer, GError **error)
 {
+  if (live->publishing != NULL && live->feeding != NULL && live->feeding == live->camera) {
+    g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_BUSY,
+                 "报告会“%s”正在由教室摄像机直播，同一时间只能有一路直播。",
+                 live->publishing->input);
+    g_warning ("publisher refused peer=%s talk=%s name=%s: talk=%s is pulled from its camera",
+               peer, input, user->name, live->publishing->input);
+    return NULL;
+  }
   if (live->publishing != NULL) {
     g_set_error (error, KT_LIVE_ERROR, KT_LIVE_ERROR_BUSY,
                  "报告会“%s”正在由别人直播，同一时间只能有一个人直播。", live->publishing->input);
@@ -429,6 +487,11 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
     return;
   }
   gint64 now = kt_clock_now_us ();
+  if (encoder == live->camera) {
+    live->camera_heard_us = g_get_monotonic_time ();
+    live->camera_sends = TRUE;
+    g_clear_pointer (&talk->error, g_free); /* it answers: a new failure is news again */
+  }
   gint64 now_slot = slot_of (now);
   gint64 first = slot_of (talk->start_us), last = slot_of (talk->end_us); /* [first, last) */
 
@@ -477,13 +540,23 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
     g_info ("talk=%s channel=%s on air from slot=%" G_GINT64_FORMAT " segment=%u", talk->input,
             talk->channel, slot, index);
     if (talk->state != KT_LIVE_TALK_LIVE)
-      record_event (live, talk, "live", talk->publisher ? talk->publisher : "");
+      record_event (live, talk, "live", talk->publisher ? talk->publisher : "camera");
   } else {
     open->end = slot + 1;
   }
   talk->live_end = slot + 1;
   talk->state = KT_LIVE_TALK_LIVE;
   tell_channels (live, talk);
+}
+
+/* A new, empty scratch directory for connection @kind-N. (transfer full) */
+static char *
+fresh_scratch (KtLive *live, const char *kind)
+{
+  g_autofree char *name = g_strdup_printf ("%s-%u", kind, ++live->connections);
+  char *scratch = kt_library_live_scratch_dir (kt_app_library (live->app), name);
+  kt_library_live_scratch_remove (scratch);
+  return scratch;
 }
 
 static void start_listening (KtLive *live);
@@ -539,6 +612,7 @@ static void
 connection_over (KtLive *live, KtLiveEncoder *encoder, const GError *error)
 {
   KtLiveTalk *talk = encoder != NULL && encoder == live->feeding ? live->publishing : NULL;
+  gboolean camera = encoder != NULL && encoder == live->camera;
   if (talk != NULL) {
     live->publishing = NULL;
     live->feeding = NULL;
@@ -548,12 +622,22 @@ connection_over (KtLive *live, KtLiveEncoder *encoder, const GError *error)
     drop_encoder (&live->encoder);
   else if (encoder != NULL && encoder == live->whip_encoder)
     drop_whip (live, error);
+  else if (encoder != NULL && encoder == live->camera)
+    drop_encoder (&live->camera);
   if (talk == NULL)
     return;
   if (error) {
-    g_free (talk->error);
-    talk->error = g_strdup (error->message);
-    record_event (live, talk, "refused", error->message);
+    /* The same reason again (a camera that still does not answer, tried
+     * every few seconds) is not news: one event and one warning. */
+    gboolean again = g_strcmp0 (talk->error, error->message) == 0;
+    if (!again) {
+      g_free (talk->error);
+      talk->error = g_strdup (error->message);
+      record_event (live, talk, "refused", error->message);
+    }
+    if (camera && !again)
+      g_warning ("talk=%s camera failed: %s; trying again every %d s", talk->input,
+                 error->message, (int) (CAMERA_RETRY_US / KT_USEC_PER_SEC));
   } else if (talk->state == KT_LIVE_TALK_LIVE) {
     record_event (live, talk, "dropped", talk->publisher ? talk->publisher : "");
   }
@@ -569,6 +653,8 @@ on_ended (KtLiveEncoder *encoder, const GError *error, gpointer user_data)
   if (live->publishing && encoder == live->feeding)
     g_info ("talk=%s publisher gone%s%s", live->publishing->input, error ? ": " : "",
             error ? error->message : "");
+  if (encoder == live->camera)
+    live->camera_retry_us = kt_clock_now_us () + CAMERA_RETRY_US;
   connection_over (live, encoder, error);
   if (srt)
     listen_again_in (live, 0);
@@ -583,9 +669,7 @@ start_listening (KtLive *live)
       || find_talk (live, NULL, kt_clock_now_us ()) == NULL)
     return;
   g_autofree char *uri = g_strdup_printf ("srt://%s?mode=listener", listen);
-  g_autofree char *name = g_strdup_printf ("live-%u", ++live->connections);
-  g_autofree char *scratch = kt_library_live_scratch_dir (kt_app_library (live->app), name);
-  kt_library_live_scratch_remove (scratch);
+  g_autofree char *scratch = fresh_scratch (live, "live");
   static const KtLiveEncoderHooks hooks = { on_admit, on_segment, on_ended };
   g_autoptr (GError) error = NULL;
   live->encoder = kt_live_encoder_new (kt_config_get_string (config, "server", "pipelines_dir"),
@@ -605,6 +689,65 @@ start_listening (KtLive *live)
   live->listening_since = g_get_monotonic_time ();
   live->listen_failed = FALSE;
   g_info ("listening for live talks srt=%s", listen);
+}
+
+/* Pull @talk from its camera at @url: like an admitted publisher, with no
+ * admission (the camera is trusted by the config). */
+static void
+open_camera (KtLive *live, KtLiveTalk *talk, const char *url, gint64 now)
+{
+  g_autofree char *shown = kt_config_redact_url (url);
+  g_autofree char *scratch = fresh_scratch (live, "rtsp");
+  static const KtLiveEncoderHooks hooks = { NULL, on_segment, on_ended };
+  g_autoptr (GError) error = NULL;
+  live->camera_retry_us = now + CAMERA_RETRY_US;
+  live->camera = kt_live_encoder_new_rtsp (
+      kt_config_get_string (kt_app_config (live->app), "server", "pipelines_dir"), url, scratch,
+      &hooks, live, &error);
+  if (live->camera == NULL) {
+    g_warning ("talk=%s camera=%s cannot be opened: %s", talk->input, shown, error->message);
+    kt_library_live_scratch_remove (scratch);
+    return;
+  }
+  g_clear_pointer (&talk->publisher, g_free); /* no account: the recording is the administrators' */
+  live->publishing = talk;
+  live->next_slot = -1;
+  live->camera_heard_us = g_get_monotonic_time ();
+  live->camera_sends = FALSE;
+  feed (live, live->camera);
+  g_info ("talk=%s channel=%s pulling camera=%s", talk->input, talk->channel, shown);
+}
+
+/* Once a second: a talk with a camera ([rtsp.<talk>]) that is on (or
+ * begins within CAMERA_LEAD_US) and that nobody publishes gets its camera
+ * opened; one that failed is opened again CAMERA_RETRY_US later, and one
+ * that went silent (CAMERA_FIRST_US, CAMERA_SILENT_US) is closed and opened
+ * again at the next tick. Meanwhile the talk's slots air the slate, as for
+ * a publisher who left. A teacher publishing over SRT or WHIP keeps the
+ * camera closed; a camera feeding the talk makes them busy (admit()). */
+static void
+watch_cameras (KtLive *live, gint64 now)
+{
+  const KtConfig *config = kt_app_config (live->app);
+  if (live->camera != NULL) {
+    gint64 silent = g_get_monotonic_time () - live->camera_heard_us;
+    if (silent > (live->camera_sends ? CAMERA_SILENT_US : CAMERA_FIRST_US)) {
+      g_warning ("talk=%s camera sent nothing for %d s: reconnecting", live->publishing->input,
+                 (int) (silent / G_USEC_PER_SEC));
+      connection_over (live, live->camera, NULL);
+      live->camera_retry_us = now;
+    }
+    return;
+  }
+  if (live->publishing != NULL || now < live->camera_retry_us)
+    return;
+  for (const char *const *input = kt_config_camera_talks (config); *input; input++) {
+    KtLiveTalk *talk = find_talk_within (live, *input, now, CAMERA_LEAD_US);
+    if (talk != NULL && talk->state != KT_LIVE_TALK_ENDED) {
+      open_camera (live, talk, kt_config_get_camera (config, *input), now);
+      return;
+    }
+  }
 }
 
 /* Air @talk's recorded fallback from the next slot: its speaker has not
@@ -674,6 +817,7 @@ on_tick (gpointer user_data)
   } else if (live->encoder == NULL && live->relisten == 0) {
     start_listening (live);
   }
+  watch_cameras (live, now);
   /* The test's fake clock moves in steps: map it afresh until the picture. */
   if (live->feeding && kt_live_encoder_first_picture_us (live->feeding) == 0)
     align (live, live->feeding);
@@ -744,9 +888,7 @@ kt_live_whip_publish (KtLive *live, const char *input, const KtUser *user, const
     return FALSE;
 
   const KtConfig *config = kt_app_config (live->app);
-  g_autofree char *name = g_strdup_printf ("whip-%u", ++live->connections);
-  g_autofree char *scratch = kt_library_live_scratch_dir (kt_app_library (live->app), name);
-  kt_library_live_scratch_remove (scratch);
+  g_autofree char *scratch = fresh_scratch (live, "whip");
   static const KtLiveEncoderHooks hooks = { NULL, on_segment, on_ended };
   KtLiveEncoder *encoder = kt_live_encoder_new_whip (
       kt_config_get_string (config, "server", "pipelines_dir"), scratch, &hooks, live, error);
@@ -812,6 +954,8 @@ kt_live_free (KtLive *live)
   connection_over (live, live->whip_encoder, NULL);
   drop_whip (live, NULL);
   connection_over (live, live->encoder, NULL);
+  connection_over (live, live->camera, NULL);
+  live->camera_retry_us = G_MAXINT64; /* the tick below opens nothing */
   /* Recordings of talks that are over are closed; one still on stays
    * "processing" and goes on at the next start (or is made ready then). */
   on_tick (live);

@@ -8,14 +8,15 @@
 
 G_BEGIN_DECLS
 
-/* Live talks (报告会): the SRT listener, each talk's publisher, the slots
- * its segments air in on its channel, and its recording. Main thread. */
+/* Live talks (报告会): the SRT listener, each talk's publisher (or its
+ * classroom camera, pulled over RTSP), the slots its segments air in on
+ * its channel, and its recording. Main thread. */
 typedef struct _KtLive KtLive;
 
 /* Reads its settings ([live]) from @app's config; does nothing until started. */
 KtLive *kt_live_new (KtApp *app /* borrowed, outlives it */);
 /* Listen for publishers (when [live] srt_listen is set) and start the
- * once-a-second check of talks' ends. A port that cannot be opened is a
+ * once-a-second check of talks' ends and cameras ([rtsp.<talk>]). A port that cannot be opened is a
  * warning and is tried again every few seconds, not a failure of the
  * server. */
 void kt_live_start (KtLive *live);

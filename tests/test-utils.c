@@ -63,9 +63,12 @@ kt_test_app_start (const char *data_dir, gboolean demo, const char *const *setti
   kt_config_override (config, "live", "srt_listen", "", "test", &error);
   g_assert_no_error (error);
   for (int i = 0; settings && settings[i]; i++) {
+    /* "group.key=value"; the group may hold dots itself (rtsp.<talk>.url). */
     g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
-    g_auto (GStrv) gk = g_strsplit (kv[0], ".", 2);
-    kt_config_override (config, gk[0], gk[1], kv[1], "test", &error);
+    char *dot = strrchr (kv[0], '.');
+    g_assert_nonnull (dot);
+    *dot = '\0';
+    kt_config_override (config, kv[0], dot + 1, kv[1], "test", &error);
     g_assert_no_error (error);
   }
   KtApp *app = kt_app_new (config, demo, &error);
