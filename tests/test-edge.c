@@ -6,7 +6,10 @@
  * fewer playlist loads than viewers made, and every heartbeat; each viewer's
  * master playlist keeps their own token; attendance counts every viewer; and
  * the edge does not hand out /metrics. The clock is fake and stands still,
- * so the live window does not move under the test. */
+ * so the live window does not move under the test, until the crowd's
+ * blocking reloads (_HLS_msn of the next segment, as hls.js sends) have
+ * reached the edge: they are held until the clock moves on to that
+ * segment's slot, and cost the origin one request. */
 #include <gio/gio.h>
 #include <signal.h>
 
@@ -146,6 +149,7 @@ typedef struct {
   guint pending;
   guint ok;
   gsize bytes;
+  char *body; /* the last one */
 } Crowd;
 
 static void
@@ -157,25 +161,41 @@ on_crowd_fetched (GObject *source, GAsyncResult *result, gpointer data)
   if (body != NULL && soup_message_get_status (msg) == 200) {
     crowd->ok++;
     crowd->bytes = g_bytes_get_size (body);
+    g_free (crowd->body);
+    crowd->body = g_strndup (g_bytes_get_data (body, NULL), crowd->bytes);
   }
   crowd->pending--;
 }
 
-/* VIEWERS requests for @path, all in flight at once. */
-static void
-crowd_fetch (Edge *edge, const char *path, Crowd *crowd)
+/* VIEWERS requests for @path, all in flight at once; the session, to be
+ * waited for with crowd_wait. */
+static SoupSession *
+crowd_start (Edge *edge, const char *path, Crowd *crowd)
 {
-  g_autoptr (SoupSession) session = soup_session_new_with_options (
+  SoupSession *session = soup_session_new_with_options (
       "max-conns", VIEWERS * 2, "max-conns-per-host", VIEWERS * 2, "timeout", 30, NULL);
   g_autofree char *url = g_strconcat (edge->base, path, NULL);
-  *crowd = (Crowd) { VIEWERS, 0, 0 };
+  *crowd = (Crowd) { VIEWERS, 0, 0, NULL };
   for (guint i = 0; i < VIEWERS; i++) {
     g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
     soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, on_crowd_fetched,
                                       crowd);
   }
+  return session;
+}
+
+static void
+crowd_wait (SoupSession *session, Crowd *crowd)
+{
   while (crowd->pending > 0)
     g_main_context_iteration (NULL, TRUE);
+  g_object_unref (session);
+}
+
+static void
+crowd_fetch (Edge *edge, const char *path, Crowd *crowd)
+{
+  crowd_wait (crowd_start (edge, path, crowd), crowd);
 }
 
 static void
@@ -226,8 +246,34 @@ test_edge_carries_the_crowd (void)
     g_assert_cmpuint (crowd.ok, ==, VIEWERS);
     g_autoptr (KtTestResponse) direct = kt_test_get (app, list.uris->pdata[k]);
     g_assert_cmpuint (crowd.bytes, ==, g_bytes_get_size (direct->body));
+    g_free (crowd.body);
   }
+  guint64 next = list.msn + list.uris->len; /* not listed yet */
   kt_test_playlist_clear (&list);
+
+  /* The crowd's players ask for the playlist that lists the next segment
+   * (blocking reload): held at the edge and the origin until its slot
+   * begins, then answered together from one origin request. */
+  double held0 = origin_count (app, "ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}");
+  g_autofree char *blocking = g_strdup_printf ("/live/1/720p/index.m3u8?_HLS_msn=%" G_GUINT64_FORMAT,
+                                               next);
+  Crowd held;
+  SoupSession *held_session = crowd_start (&edge, blocking, &held);
+  gint64 until = g_get_monotonic_time () + 500 * 1000;
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (held.pending, ==, VIEWERS); /* nobody answered: slot not begun */
+  kt_clock_advance (next * 2 * G_USEC_PER_SEC + 1000 - kt_clock_now_us ());
+  crowd_wait (held_session, &held);
+  g_assert_cmpuint (held.ok, ==, VIEWERS);
+  KtTestPlaylist after;
+  kt_test_playlist_parse (held.body, &after);
+  g_assert_cmpuint (after.msn + after.uris->len - 1, ==, next);
+  kt_test_playlist_clear (&after);
+  g_free (held.body);
+  double held_loads
+      = origin_count (app, "ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}") - held0;
+  g_assert_cmpfloat (held_loads, <=, 2); /* one, or two if the lock was missed */
 
   /* Heartbeats pass through, each one. */
   for (guint i = 0; i < VIEWERS; i++) {
@@ -242,7 +288,7 @@ test_edge_carries_the_crowd (void)
 
   /* The origin's own count ("direct" fetches above add 3 segments). */
   double segments = origin_count (app, "ketang_http_requests_total{route=\"/media/\",status=\"2xx\"}") - segments0;
-  double playlists = origin_count (app, "ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}") - playlists0;
+  double playlists = origin_count (app, "ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}") - playlists0 - held_loads;
   double beats = origin_count (app, "ketang_http_requests_total{route=\"/api/heartbeat\",status=\"2xx\"}") - beats0;
   g_assert_cmpfloat (segments, ==, 3 + 3);
   /* Masters are per token (VIEWERS of them); the variant is shared, so
