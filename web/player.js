@@ -279,6 +279,7 @@
     guide: null,           // today's lessons of the channel (api/channels/<id>/guide)
     guideKey: null,        // what the guide was fetched for (see refreshGuide)
     syncSeconds: 0,        // the hold-back hls.js was given, in seconds (applyLiveSync)
+    jumpChecks: 0,         // segments still to buffer before giving up a jump (jumpToLiveSync)
     apiFailures: 0,
     refreshTimer: null,
 
@@ -1083,6 +1084,7 @@
     if (seconds === S.syncSeconds) {
       return;
     }
+    var closer = seconds < S.syncSeconds;
     S.syncSeconds = seconds;
     hls.config.maxLiveSyncPlaybackRate =
       seconds === SYNC_SECONDS_LIVE_TALK ? CATCH_UP_RATE_LIVE_TALK : 1;
@@ -1091,6 +1093,43 @@
     } catch (e) {
       hls.config.liveSyncDuration = seconds;   // older hls.js: next join
     }
+    if (closer) {
+      S.jumpChecks = JUMP_CHECKS;
+    }
+  }
+
+  // Jump to where hls.js wants to play, if the picture there is already
+  // buffered and hls.js is more than JUMP_SLACK_S behind it: tried as the
+  // first few segments are buffered after joining (hls.js starts up to a segment behind its target, not
+  // knowing how long ago the playlist it first loaded advanced) and when a
+  // live talk begins (the target drops from 6 s to 2.5 s). Catching up at
+  // 1.1x would take 20 to 35 s, all of it delay between the speaker and the
+  // room; the jump skips at most a few seconds of a slate, or of a picture
+  // the viewer has only just begun to see.
+  var JUMP_SLACK_S = 0.75;
+  var JUMP_CHECKS = 3;   // segments buffered after a join or a closer target
+
+  function jumpToLiveSync() {
+    var hls = S.hls;
+    if (!hls || !S.manifestParsed) {
+      return false;
+    }
+    var target = hls.liveSyncPosition;
+    if (typeof target !== 'number' || !isFinite(target) || target < video.currentTime + JUMP_SLACK_S) {
+      return false;
+    }
+    var b = video.buffered;
+    for (var i = 0; i < b.length; i++) {
+      if (b.start(i) <= target && target < b.end(i) - 0.2) {
+        try {
+          video.currentTime = target;
+          return true;
+        } catch (e) {
+          return false;
+        }
+      }
+    }
+    return false;
   }
 
   function startHls(url, gen) {
@@ -1127,6 +1166,18 @@
         hls.currentLevel = lowest;
       }
       tryPlay();
+    });
+
+    // After joining, the first segments hls.js hears of at once (blocking
+    // reload) say how far behind the player really is: look then.
+    S.jumpChecks = JUMP_CHECKS;
+    hls.on(Hls.Events.FRAG_BUFFERED, function () {
+      if (gen === S.generation && S.jumpChecks > 0 && video.readyState >= 3) {
+        S.jumpChecks--;
+        if (jumpToLiveSync()) {
+          S.jumpChecks = 0;
+        }
+      }
     });
 
     hls.on(Hls.Events.FRAG_BUFFERED, function () {
