@@ -21,7 +21,10 @@
  * one sound; RTSP too, linked by the RTP stream's media type).
  * A stream that lacks either, or that nothing here can decode, is refused
  * with a message saying why (KT_LIVE_ERROR_REFUSED), which the talk's page
- * and log show to the teacher and the administrator.
+ * and log show to the teacher and the administrator. The exception is a
+ * classroom camera without a microphone: nobody is there to turn sound on,
+ * so its picture airs with silence made here (add_silence says why its
+ * unused audio decoder must be taken out of the pipeline first).
  *
  * Cutting. Every rendition must be cut at the same instants. The video
  * renditions cut themselves: a keyframe every 25 frames at 25 fps (two
@@ -79,6 +82,12 @@ G_DEFINE_QUARK (kt-live-error-quark, kt_live_error)
  * waited for more than KT_LIVE_ENCODER_MAX_IDLE_US (MPEG-TS timestamps
  * wrap after 26.5 hours: room for a very long talk). */
 #define LEAD_NS (6 * 3600 * GST_SECOND)
+/* How long audio_in holds the silence made for a camera without sound
+ * (add_silence): well over the time a picture takes from the camera to
+ * video_cut (rtspsrc's 200 ms jitter buffer and decoding). */
+#define SILENCE_DELAY_NS (GST_SECOND)
+/* The application message add_silence posts for the no_sound hook. */
+#define NO_SOUND "kt-live-no-sound"
 /* Audio cuts queued ahead of the stream; topped up as segments complete. */
 #define SPLITS_AHEAD 16
 
@@ -447,6 +456,10 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer user_data)
       report_complete (encoder);
       break;
     }
+    case GST_MESSAGE_APPLICATION:
+      if (gst_message_has_name (msg, NO_SOUND) && encoder->hooks.no_sound)
+        encoder->hooks.no_sound (encoder, encoder->user_data);
+      break;
     case GST_MESSAGE_EOS:
       g_info ("publisher left segments=%u", encoder->complete);
       end (encoder, NULL);
@@ -579,14 +592,76 @@ on_camera_pad_added (GstElement *src, GstPad *pad, gpointer user_data)
   link_entry (encoder, src, pad, entry, media);
 }
 
+/* rtspsrc's thread, before the pipeline reaches PLAYING: a camera without
+ * a microphone gets silence in place of its sound, so that it airs like
+ * any other (every rendition of the house format carries sound).
+ *
+ * The audio head (audio_rtp ! decode_audio) must go first, not merely be
+ * left without input. A decodebin changes state asynchronously until it
+ * has seen its stream, so an idle decode_audio keeps the whole pipeline in
+ * PAUSED, its PLAYING pending for ever; the silence, being live, flows
+ * anyway, and so do the camera's pictures, but every sink holds its first
+ * buffer waiting for PLAYING (prerolled), so the queues in front of them
+ * fill and no rendition ever closes a segment. Removing the waiting
+ * decodebin lets the bin commit its state. (This was mistaken for a fault
+ * of the silence itself: the silence stalled a camera with sound too, when
+ * the camera's sound was left unlinked for it.) The pipeline is still on
+ * its way to PLAYING here, so it configures its latency with the silence
+ * in it: nothing needs recalculating. */
+static void
+add_silence (KtLiveEncoder *encoder, GstElement *src)
+{
+  static const char *const unused[] = { "decode_audio", "audio_rtp" };
+  for (guint i = 0; i < G_N_ELEMENTS (unused); i++) {
+    g_autoptr (GstElement) e = gst_bin_get_by_name (GST_BIN (encoder->pipeline), unused[i]);
+    gst_element_set_locked_state (e, TRUE);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (encoder->pipeline), e);
+  }
+  /* is-live: made in real time, stamped with the running time of the
+   * instant it is made. A picture is stamped with the instant the camera
+   * took it and reaches video_cut later (rtspsrc's jitter buffer, decoding,
+   * scaling), while the silence would reach audio_cut at once, before the
+   * first picture has told on_audio_buffer where sound may start: all of
+   * it stamped from the first picture to the picture's arrival was dropped
+   * and the sound started about 100 ms late. audio_in holds the silence
+   * for SILENCE_DELAY_NS so that it comes after the picture it goes with,
+   * as a camera's own sound does. */
+  g_autoptr (GstElement) queue = gst_bin_get_by_name (GST_BIN (encoder->pipeline), "audio_in");
+  g_object_set (queue, "min-threshold-time", (guint64) SILENCE_DELAY_NS, "max-size-time",
+                (guint64) (2 * SILENCE_DELAY_NS), NULL);
+  GstElement *silence = gst_element_factory_make ("audiotestsrc", "silence");
+  gst_util_set_object_arg (G_OBJECT (silence), "wave", "silence");
+  g_object_set (silence, "is-live", TRUE, NULL);
+  gst_bin_add (GST_BIN (encoder->pipeline), silence);
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (silence, "src");
+  g_autoptr (GstPad) sink = entry_pad (encoder->pipeline, "audio_in", "sink");
+  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK
+      || !gst_element_sync_state_with_parent (silence)) {
+    GST_ELEMENT_ERROR (src, STREAM, FAILED, ("cannot make silence for a camera without sound"),
+                       (NULL));
+    return;
+  }
+  g_info ("camera has no sound: airing its picture with silence camera=%s", encoder->url_shown);
+  /* kt-live notes it on the main context, through the bus. */
+  gst_element_post_message (encoder->pipeline,
+                            gst_message_new_application (GST_OBJECT (encoder->pipeline),
+                                                         gst_structure_new_empty (NO_SOUND)));
+}
+
 /* rtspsrc's thread, once every stream of the camera has its pad: a camera
- * without a picture or without sound is refused, as a publisher is. */
+ * without a picture is refused; one without sound airs silence. */
 static void
 on_camera_no_more_pads (GstElement *src, gpointer user_data)
 {
-  refuse_unless_both (user_data, src, "video_rtp", "audio_rtp",
-                      "直播流里没有能解码的画面（摄像机没有提供视频流）。",
-                      "直播流里没有能解码的声音（摄像机没有提供音频流，请在摄像机设置里打开音频）。");
+  KtLiveEncoder *encoder = user_data;
+  g_autoptr (GstPad) v = entry_pad (encoder->pipeline, "video_rtp", "sink");
+  g_autoptr (GstPad) a = entry_pad (encoder->pipeline, "audio_rtp", "sink");
+  if (!gst_pad_is_linked (v))
+    GST_ELEMENT_ERROR (src, STREAM, CODEC_NOT_FOUND,
+                       ("%s", "直播流里没有能解码的画面（摄像机没有提供视频流）。"), (NULL));
+  else if (!gst_pad_is_linked (a))
+    add_silence (encoder, src);
 }
 
 KtLiveEncoder *

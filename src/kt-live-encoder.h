@@ -39,6 +39,9 @@ typedef struct {
    * (KT_LIVE_ERROR_REFUSED: the stream cannot be handled). Called once; the
    * encoder may be freed from here. */
   void (*ended) (KtLiveEncoder *encoder, const GError *error, gpointer user_data);
+  /* RTSP: the camera has no sound, so its picture airs with silence (the
+   * administrator should know why the talk is silent). May be NULL. */
+  void (*no_sound) (KtLiveEncoder *encoder, gpointer user_data);
 } KtLiveEncoderHooks;
 
 /* Listen on @uri ("srt://HOST:PORT?mode=listener") with SRT latency
@@ -56,8 +59,8 @@ KtLiveEncoder *kt_live_encoder_new_whip (const char *pipelines_dir, const char *
  * in it: they never appear in messages), writing into @scratch_dir
  * (created). A camera that does not answer, or stops, ends the connection
  * through the ended hook like a publisher who left (with an error saying
- * why); one without a picture or without sound is refused
- * (KT_LIVE_ERROR_REFUSED). */
+ * why); one without a picture is refused (KT_LIVE_ERROR_REFUSED), one
+ * without sound airs its picture with silence. */
 KtLiveEncoder *kt_live_encoder_new_rtsp (const char *pipelines_dir, const char *url,
                                          const char *scratch_dir,
                                          const KtLiveEncoderHooks *hooks, gpointer user_data,

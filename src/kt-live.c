@@ -40,6 +40,8 @@
  * connection like a publisher who left: the talk's slots air the slate,
  * and the tick opens it again CAMERA_RETRY_US (5 s, kt_clock) later, until
  * the lesson ends; the same reason again is not written again. A camera
+ * without a microphone airs its picture with silence (kt-live-encoder.c),
+ * and says so in the log and in live_events. A camera
  * that simply stops sending (rtspsrc over UDP does not notice a camera
  * that lost power) is given up when no segment has come for
  * CAMERA_SILENT_US of real time, and opened again at once. One publisher
@@ -175,6 +177,7 @@ typedef struct {
   gboolean fallback_checked;
   char *error;     /* why the last stream was refused or failed */
   char *note;      /* for the administrator: the fallback aired, or could not */
+  gboolean silent_noted; /* its camera's lack of sound is in live_events */
 } KtLiveTalk;
 
 struct _KtLive {
@@ -691,6 +694,22 @@ start_listening (KtLive *live)
   g_info ("listening for live talks srt=%s", listen);
 }
 
+/* The camera feeding the talk has no sound and airs with silence: the
+ * administrator reads why the talk is silent, once a lesson (the camera is
+ * opened again after every failure). */
+static void
+on_no_sound (KtLiveEncoder *encoder, gpointer user_data)
+{
+  KtLive *live = user_data;
+  KtLiveTalk *talk = live->publishing;
+  if (talk == NULL || encoder != live->camera || talk->silent_noted)
+    return;
+  talk->silent_noted = TRUE;
+  record_event (
+      live, talk, "silent",
+      "教室摄像机没有提供声音（没有麦克风，或摄像机设置里没有打开音频），直播画面配静音。");
+}
+
 /* Pull @talk from its camera at @url: like an admitted publisher, with no
  * admission (the camera is trusted by the config). */
 static void
@@ -698,7 +717,7 @@ open_camera (KtLive *live, KtLiveTalk *talk, const char *url, gint64 now)
 {
   g_autofree char *shown = kt_config_redact_url (url);
   g_autofree char *scratch = fresh_scratch (live, "rtsp");
-  static const KtLiveEncoderHooks hooks = { NULL, on_segment, on_ended };
+  static const KtLiveEncoderHooks hooks = { NULL, on_segment, on_ended, on_no_sound };
   g_autoptr (GError) error = NULL;
   live->camera_retry_us = now + CAMERA_RETRY_US;
   live->camera = kt_live_encoder_new_rtsp (

@@ -155,7 +155,7 @@ static const char *const kt_store_migrations[] = {
   "  input TEXT NOT NULL,"           /* the talk's name, from live:<name> */
   "  channel TEXT NOT NULL,"
   "  lesson_start_us INTEGER NOT NULL,"
-  "  kind TEXT NOT NULL,"            /* 'live', 'dropped', 'refused', 'fallback', 'recorded' */
+  "  kind TEXT NOT NULL,"            /* 'live', 'dropped', 'refused', 'fallback', 'recorded', 'silent' */
   "  message TEXT NOT NULL,"
   "  at_us INTEGER NOT NULL"
   ");"

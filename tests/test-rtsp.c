@@ -9,8 +9,8 @@
  * same recording; that at the lesson's end the camera is let go and the
  * recording is ready; that a camera that never answers leaves the channel
  * on its slate with one event for the administrator, not one per retry;
- * that a camera with no microphone is refused with a reason; and that the
- * camera's password appears in no log message.
+ * that a camera with no microphone airs its picture with silence; and that
+ * the camera's password appears in no log message.
  *
  * Time: the wall clock is the fake one, set to the talk's time and moved
  * along with the real one while media flows (as in test-live.c). */
@@ -57,6 +57,7 @@ typedef struct {
   guint camera_port;
   gint64 followed; /* monotonic time the fake clock last caught up with */
   guint password_logged;
+  guint silence_logged; /* "camera has no sound" messages */
   guint log_handlers[2];
 } Fixture;
 
@@ -70,6 +71,8 @@ on_log (const char *domain, GLogLevelFlags level, const char *message, gpointer 
     f->password_logged++;
     g_printerr ("password in a log message: %s\n", message);
   }
+  if (strstr (message, "camera has no sound") != NULL)
+    f->silence_logged++;
   g_log_default_handler (domain, level, message, NULL);
 }
 
@@ -364,16 +367,47 @@ test_camera_not_answering (Fixture *f, gconstpointer unused)
   g_assert_cmpint (count_events (f, "refused", "%" PASSWORD "%"), ==, 0);
 }
 
-/* A camera with no microphone: the house format carries sound, so it is
- * refused with a sentence saying what to change, once (not once per
- * retry), and the channel stays on its slate. */
+/* A camera with no microphone: every rendition of the house format carries
+ * sound, so it airs its picture with silence, starting with the picture,
+ * and the log and live_events say why the talk is silent, once. (Regression:
+ * the silence used to stall the pipeline, behind the idle audio decoder,
+ * so such a camera was refused instead.) */
 static void
 test_camera_without_sound (Fixture *f, gconstpointer unused)
 {
   kt_test_wait_on_air (f->app, "9");
-  follow_until (f, NULL, 12); /* two tries at least */
-  g_assert_true (newest_is_slate (f));
-  g_assert_cmpint (count_events (f, "refused", "%没有能解码的声音%音频%"), ==, 1);
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (follow_until (f, newest_is_live, 30));
+  g_test_message ("on air from the silent camera after %.1f s",
+                  (g_get_monotonic_time () - t0) / (double)G_USEC_PER_SEC);
+  assert_newest_is_camera (f);
+  g_assert_cmpint (count_events (f, "refused", "%"), ==, 0);
+  g_assert_cmpuint (f->silence_logged, >=, 1);
+  g_assert_cmpint (count_events (f, "silent", "%没有提供声音%静音%"), ==, 1);
+
+  /* Sound and picture start together in the segment, and the other
+   * renditions carry the silence too. */
+  g_autofree char *uri = newest_uri (f);
+  g_autoptr (KtTestResponse) seg = kt_test_get (f->app, uri);
+  GstClockTime first_video, first_audio;
+  kt_test_ts_first_pts (seg->body, &first_video, &first_audio);
+  g_assert_true (GST_CLOCK_TIME_IS_VALID (first_audio));
+  g_test_message ("first audio %+.3f s from the first picture",
+                  GST_CLOCK_DIFF (first_video, first_audio) / (double)GST_SECOND);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (first_audio, first_video)), <, 100 * GST_MSECOND);
+  const char *others[] = { "/360p/", "/audio/" };
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
+    GString *other = g_string_new (uri);
+    g_string_replace (other, "/720p/", others[i], 1);
+    g_autofree char *other_uri = g_string_free (other, FALSE);
+    g_autoptr (KtTestResponse) r = kt_test_get (f->app, other_uri);
+    g_assert_cmpuint (r->status, ==, 200);
+    KtTestDecoded decoded;
+    kt_test_decode (r->body, &decoded);
+    g_test_message ("%s audio_buffers=%u", other_uri, decoded.audio_buffers);
+    g_assert_cmpuint (decoded.audio_buffers, >, 0);
+    kt_test_decoded_clear (&decoded);
+  }
 }
 
 int
