@@ -127,12 +127,6 @@ answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
  * and the slot's timer. Process-wide, like the clock the slots come from. */
 static GHashTable *held_by_slot;
 
-static void
-held_list_free (gpointer data)
-{
-  g_ptr_array_unref (data);
-}
-
 static gboolean
 on_slot_begun (gpointer data)
 {
@@ -163,7 +157,8 @@ hold_until (KtApp *app, KtRequest *request, KtChannel *channel, const KtRenditio
             gint64 msn, gint64 now_us)
 {
   if (held_by_slot == NULL)
-    held_by_slot = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, held_list_free);
+    held_by_slot = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                          (GDestroyNotify) g_ptr_array_unref);
   GPtrArray *held = g_hash_table_lookup (held_by_slot, &msn);
   if (held == NULL) {
     held = g_ptr_array_new ();

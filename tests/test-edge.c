@@ -34,17 +34,6 @@ read_edge_config (const char *origin, guint edge_port, const char *cache_dir)
   return g_string_free (conf, FALSE);
 }
 
-static guint
-free_port (void)
-{
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                           G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (sock, any, FALSE, NULL));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
 
 typedef struct {
   char *dir;
@@ -70,7 +59,7 @@ start_edge (Edge *edge, KtApp *app)
     return FALSE;
 
   edge->dir = kt_test_mkdtemp ();
-  guint port = free_port ();
+  guint port = kt_test_free_port (G_SOCKET_TYPE_STREAM);
   g_autoptr (GUri) origin_uri = g_uri_parse (kt_app_base_uri (app), G_URI_FLAGS_NONE, NULL);
   g_autofree char *origin = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (origin_uri));
   g_autofree char *cache = g_build_filename (edge->dir, "cache", NULL);

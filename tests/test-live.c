@@ -58,17 +58,6 @@ typedef struct {
   gint64 followed; /* monotonic time the fake clock last caught up with */
 } Fixture;
 
-static guint
-free_udp_port (void)
-{
-  g_autoptr (GSocket) socket
-      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
 
 /* Run the server, with the fake clock following real time, until @done
  * says so or @seconds pass; FALSE on the timeout. */
@@ -76,18 +65,7 @@ static gboolean
 follow_until (Fixture *f, gboolean (*done) (Fixture *f, gpointer data), gpointer data,
               double seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < deadline) {
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-    gint64 mono = g_get_monotonic_time ();
-    kt_clock_advance (mono - f->followed);
-    f->followed = mono;
-    if (done && done (f, data))
-      return TRUE;
-    g_usleep (20000);
-  }
-  return FALSE;
+  return kt_test_follow_clock (&f->followed, (KtTestDone) done, f, data, seconds);
 }
 
 static void
@@ -100,7 +78,7 @@ fixture_set_up (Fixture *f, gconstpointer schedule)
   g_mkdir_with_parents (schedules, 0755);
   g_autofree char *path = g_build_filename (schedules, "9.ics", NULL);
   g_assert_true (g_file_set_contents (path, schedule ? schedule : timetable, -1, NULL));
-  f->port = free_udp_port ();
+  f->port = kt_test_free_port (G_SOCKET_TYPE_DATAGRAM);
   g_autofree char *listen = g_strdup_printf ("live.srt_listen=127.0.0.1:%u", f->port);
   const char *settings[] = { listen, "live.srt_latency_ms=400", "live.fallback_minutes=1", NULL };
   f->app = kt_test_app_start (f->data_dir, FALSE, settings);

@@ -76,17 +76,6 @@ on_log (const char *domain, GLogLevelFlags level, const char *message, gpointer 
   g_log_default_handler (domain, level, message, NULL);
 }
 
-static guint
-free_tcp_port (void)
-{
-  g_autoptr (GSocket) socket
-      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
 
 /* The camera serves @launch at /cam (again, after camera_stop). */
 static void
@@ -147,7 +136,7 @@ fixture_set_up (Fixture *f, gconstpointer launch)
     g_assert_cmpuint (f->camera_source, !=, 0);
     f->camera_port = gst_rtsp_server_get_bound_port (f->camera);
   } else {
-    f->camera_port = free_tcp_port (); /* nobody listens there */
+    f->camera_port = kt_test_free_port (G_SOCKET_TYPE_STREAM); /* nobody listens there */
   }
   /* Cameras take a password in the URL; this one asks for none, so the
    * password is only there to be kept out of the logs. */
@@ -177,20 +166,9 @@ fixture_tear_down (Fixture *f, gconstpointer unused)
 /* Run the server (and the camera), the fake clock following real time,
  * until @done says so or @seconds pass; FALSE on the timeout. */
 static gboolean
-follow_until (Fixture *f, gboolean (*done) (Fixture *f), double seconds)
+follow_until (Fixture *f, gboolean (*done) (Fixture *f, gpointer unused), double seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < deadline) {
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-    gint64 mono = g_get_monotonic_time ();
-    kt_clock_advance (mono - f->followed);
-    f->followed = mono;
-    if (done && done (f))
-      return TRUE;
-    g_usleep (20000);
-  }
-  return FALSE;
+  return kt_test_follow_clock (&f->followed, (KtTestDone) done, f, NULL, seconds);
 }
 
 /* The newest entry of channel 9's 720p playlist. (transfer full) */
@@ -207,21 +185,21 @@ newest_uri (Fixture *f)
 }
 
 static gboolean
-newest_is_live (Fixture *f)
+newest_is_live (Fixture *f, gpointer unused)
 {
   g_autofree char *uri = newest_uri (f);
   return g_str_has_prefix (uri, "/media/live-");
 }
 
 static gboolean
-newest_is_slate (Fixture *f)
+newest_is_slate (Fixture *f, gpointer unused)
 {
   g_autofree char *uri = newest_uri (f);
   return g_str_has_prefix (uri, "/media/slate-");
 }
 
 static gboolean
-camera_let_go (Fixture *f)
+camera_let_go (Fixture *f, gpointer unused)
 {
   return camera_clients (f) == 0;
 }
@@ -304,7 +282,7 @@ test_camera_live_drop_back_recording (Fixture *f, gconstpointer unused)
   g_autoptr (KtTestResponse) busy = kt_test_request_as (
       f->app, &teacher, "POST", "/api/live/whip/talk-a", "application/sdp", whip_offer);
   kt_test_assert_error (busy, 409, "busy", "摄像机");
-  g_assert_true (newest_is_live (f));
+  g_assert_true (newest_is_live (f, NULL));
 
   /* The camera stops: the channel airs the slate. */
   camera_stop (f);
@@ -313,7 +291,7 @@ test_camera_live_drop_back_recording (Fixture *f, gconstpointer unused)
   g_test_message ("slate %.1f s after the camera stopped",
                   (g_get_monotonic_time () - t0) / (double)G_USEC_PER_SEC);
   follow_until (f, NULL, 6); /* a retry or two that find no camera */
-  g_assert_true (newest_is_slate (f));
+  g_assert_true (newest_is_slate (f, NULL));
 
   /* It comes back: live again within the retry interval (5 s) and the time
    * a connection takes to its first segment, in the same recording. */
@@ -360,7 +338,7 @@ test_camera_not_answering (Fixture *f, gconstpointer unused)
   kt_test_wait_on_air (f->app, "9");
   g_assert_true (follow_until (f, newest_is_slate, 10));
   follow_until (f, NULL, 12); /* two retries at least */
-  g_assert_true (newest_is_slate (f));
+  g_assert_true (newest_is_slate (f, NULL));
   g_autoptr (KtTestResponse) h = kt_test_get (f->app, "/healthz");
   g_assert_cmpuint (h->status, ==, 200);
   g_assert_cmpint (count_events (f, "refused", "%摄像机%"), ==, 1);

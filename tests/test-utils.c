@@ -86,6 +86,37 @@ on_timeout_flag (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+guint
+kt_test_free_port (GSocketType type)
+{
+  GSocketProtocol protocol
+      = type == G_SOCKET_TYPE_DATAGRAM ? G_SOCKET_PROTOCOL_UDP : G_SOCKET_PROTOCOL_TCP;
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, type, protocol, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+gboolean
+kt_test_follow_clock (gint64 *followed, KtTestDone done, gpointer fixture, gpointer data,
+                      double seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < deadline) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    gint64 mono = g_get_monotonic_time ();
+    kt_clock_advance (mono - *followed);
+    *followed = mono;
+    if (done && done (fixture, data))
+      return TRUE;
+    g_usleep (20000);
+  }
+  return FALSE;
+}
+
 void
 kt_test_wait_on_air (KtApp *app, const char *channel_id)
 {

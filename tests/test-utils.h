@@ -21,6 +21,17 @@ KtApp *kt_test_app_start (const char *data_dir, gboolean demo, const char *const
 /* Iterate the default main context until @channel_id is on air (or 60 s). */
 void kt_test_wait_on_air (KtApp *app, const char *channel_id);
 
+/* A port on 127.0.0.1 that nobody holds at this moment, for @type
+ * (G_SOCKET_TYPE_STREAM: TCP, G_SOCKET_TYPE_DATAGRAM: UDP). */
+guint kt_test_free_port (GSocketType type);
+
+/* Live media arrives in real time: run the main context with the fake clock
+ * following the monotonic one (from *@followed, updated), until
+ * @done (@fixture, @data) says so or @seconds pass; FALSE on the timeout. */
+typedef gboolean (*KtTestDone) (gpointer fixture, gpointer data);
+gboolean kt_test_follow_clock (gint64 *followed, KtTestDone done, gpointer fixture, gpointer data,
+                               double seconds);
+
 typedef struct {
   guint status;
   GBytes *body;
