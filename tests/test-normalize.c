@@ -438,8 +438,17 @@ test_restart_finishes_the_job (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *id = kt_library_import (kt_app_library (app), path, "重启", "", &error);
   g_assert_no_error (error);
-  while (kt_library_job_progress (kt_app_library (app), id) < 0.1)
-    g_main_context_iteration (NULL, TRUE);
+  /* Polled, not woken: progress moves on a streaming thread, which wakes
+   * no main-loop source, and a stuck job must fail here, not hang. */
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  double progress;
+  while ((progress = kt_library_job_progress (kt_app_library (app), id)) < 0.1) {
+    if (g_get_monotonic_time () > deadline)
+      g_error ("job %s made no progress in 120 s (progress %.3f)", id, progress);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_usleep (10000);
+  }
   kt_app_free (app);
   app = NULL;
   g_assert_cmpint (query_int ("SELECT count(*) FROM items WHERE state = 'processing' "
