@@ -415,6 +415,8 @@ static gboolean
 method_allowed (const char *methods, const char *method)
 {
   gsize len = strlen (method);
+  if (len == 0)
+    return FALSE; /* libsoup passes "" for a request line that starts with a space */
   for (const char *p = methods; (p = strstr (p, method)) != NULL; p += len)
     if ((p == methods || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
       return TRUE;
