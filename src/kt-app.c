@@ -50,6 +50,7 @@ struct _KtApp {
   guint housekeeping;
   KtHttp *http;
   KtMetrics *metrics; /* serving numbers, kept across stop for a last scrape */
+  KtPlaylistBoard *playlist_board; /* live playlists for the serving threads */
   KtLive *live;
 };
 
@@ -84,6 +85,7 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->demo = demo;
   app->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) kt_channel_free);
   app->metrics = kt_metrics_new ();
+  app->playlist_board = kt_playlist_board_new ();
 
   const char *data_dir = kt_config_get_string (config, "server", "data_dir");
   if (g_mkdir_with_parents (data_dir, 0755) != 0) {
@@ -364,6 +366,7 @@ kt_app_free (KtApp *app)
   g_clear_pointer (&app->timezone, g_time_zone_unref);
   g_clear_pointer (&app->config, kt_config_free);
   g_clear_pointer (&app->metrics, kt_metrics_free);
+  g_clear_pointer (&app->playlist_board, kt_playlist_board_free);
   g_free (app->demo_item_id);
   g_free (app);
 }
@@ -488,6 +491,12 @@ KtMetrics *
 kt_app_metrics (KtApp *app)
 {
   return app->metrics;
+}
+
+KtPlaylistBoard *
+kt_app_playlist_board (KtApp *app)
+{
+  return app->playlist_board;
 }
 
 KtCodeGuard *

@@ -10,6 +10,7 @@
 #include "kt-hls.h"
 #include "kt-library.h"
 #include "kt-metrics.h"
+#include "kt-playlist-board.h"
 #include "kt-store.h"
 #include "kt-upload.h"
 #include "kt-viewpoint.h"
@@ -66,6 +67,8 @@ GArray *kt_app_lessons_using (KtApp *app, const char *item_id, gint64 from_us);
 KtSegmentStore *kt_app_segments (KtApp *app);
 /* Requests, bytes, latencies and viewers, for /metrics. */
 KtMetrics *kt_app_metrics (KtApp *app);
+/* The live playlists of the current slot, for the HTTP serving threads. */
+KtPlaylistBoard *kt_app_playlist_board (KtApp *app);
 /* Live talks (kt-live.h); NULL before kt_app_start() and after stop. */
 typedef struct _KtLive KtLive;
 KtLive *kt_app_live (KtApp *app);

@@ -151,9 +151,20 @@ run_clear (gpointer data)
   g_free (((KtRun *) data)->item_id);
 }
 
+/* Bumped at every clear_cache: the serving threads keep copies of playlists
+ * (kt-playlist-board.c) and trust one only at the epoch it was made in. */
+static guint playlist_epoch;
+
+guint
+kt_channel_epoch (void)
+{
+  return (guint) g_atomic_int_get (&playlist_epoch);
+}
+
 static void
 clear_cache (KtChannel *channel)
 {
+  g_atomic_int_inc (&playlist_epoch);
   for (guint i = 0; i < G_N_ELEMENTS (channel->cache); i++) {
     g_clear_pointer (&channel->cache[i].text, g_bytes_unref);
     channel->cache[i].slot = -1;

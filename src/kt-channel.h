@@ -83,6 +83,11 @@ gboolean kt_channel_next_lesson (KtChannel *channel, gint64 t_us, KtAiring *airi
 /* Lessons overlapping [@from_us, @to_us): KtAiring, borrowed strings. */
 GArray *kt_channel_lessons_between (KtChannel *channel, gint64 from_us, gint64 to_us);
 
+/* A number that changes whenever any channel's playlists may have changed
+ * other than by time passing (a new programme, state or live talk): a copy
+ * of a playlist taken at another epoch may be stale. Any thread. */
+guint kt_channel_epoch (void);
+
 /* The live media playlist of @rendition at @now_us with @window segments, or
  * NULL when nothing can air now. Built once per window position and shared:
  * (transfer full) a reference. */

@@ -24,6 +24,8 @@ typedef struct {
   gpointer data;
 } KtClockTimer;
 
+/* Read from the HTTP serving threads too (kt_clock_now_us), so the two
+ * words a reader needs are accessed atomically; timers are main-thread only. */
 static gboolean fake_active = FALSE;
 static gint64 fake_now_us = 0;
 static GList *timers = NULL; /* KtClockTimer*, fake and real */
@@ -32,26 +34,27 @@ static guint next_timer_id = 1;
 gint64
 kt_clock_now_us (void)
 {
-  return fake_active ? fake_now_us : g_get_real_time ();
+  return __atomic_load_n (&fake_active, __ATOMIC_ACQUIRE) ? __atomic_load_n (&fake_now_us, __ATOMIC_ACQUIRE)
+                                                         : g_get_real_time ();
 }
 
 gboolean
 kt_clock_is_fake (void)
 {
-  return fake_active;
+  return __atomic_load_n (&fake_active, __ATOMIC_ACQUIRE);
 }
 
 void
 kt_clock_set_fake (gint64 now_us)
 {
-  fake_active = TRUE;
-  fake_now_us = now_us;
+  __atomic_store_n (&fake_now_us, now_us, __ATOMIC_RELEASE);
+  __atomic_store_n (&fake_active, TRUE, __ATOMIC_RELEASE);
 }
 
 void
 kt_clock_use_real (void)
 {
-  fake_active = FALSE;
+  __atomic_store_n (&fake_active, FALSE, __ATOMIC_RELEASE);
 }
 
 static KtClockTimer *
@@ -84,13 +87,13 @@ kt_clock_advance (gint64 delta_us)
     if (due == NULL)
       break;
     if (due->deadline_us > fake_now_us)
-      fake_now_us = due->deadline_us;
+      __atomic_store_n (&fake_now_us, due->deadline_us, __ATOMIC_RELEASE);
     due->deadline_us += due->interval_us;
     guint id = due->id;
     if (!due->func (due->data) && find_timer (id) != NULL)
       kt_clock_timer_remove (id);
   }
-  fake_now_us = target;
+  __atomic_store_n (&fake_now_us, target, __ATOMIC_RELEASE);
 }
 
 static gboolean

@@ -15,6 +15,8 @@
  * least-recently-used list within a byte budget. The mapped pages are the
  * kernel's page cache, so a popular segment is served to every viewer from
  * the same memory with no copy; the budget bounds how many mappings we pin.
+ * Every HTTP serving thread reads it, so it is behind one mutex, held for a
+ * hash lookup and a list move.
  */
 #define G_LOG_DOMAIN "kt-hls"
 
@@ -137,6 +139,7 @@ typedef struct {
 } KtCachedSegment;
 
 struct _KtSegmentStore {
+  GMutex lock; /* the serving threads share the store */
   gsize budget;
   gsize cached;
   GHashTable *by_path; /* path → KtCachedSegment* (owned) */
@@ -156,6 +159,7 @@ KtSegmentStore *
 kt_segment_store_new (gsize budget_bytes)
 {
   KtSegmentStore *store = g_new0 (KtSegmentStore, 1);
+  g_mutex_init (&store->lock);
   store->budget = budget_bytes;
   store->by_path = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, cached_segment_free);
   g_queue_init (&store->lru);
@@ -169,12 +173,14 @@ kt_segment_store_free (KtSegmentStore *store)
     return;
   g_queue_clear (&store->lru);
   g_hash_table_destroy (store->by_path);
+  g_mutex_clear (&store->lock);
   g_free (store);
 }
 
 gsize
 kt_segment_store_cached_bytes (KtSegmentStore *store)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
   return store->cached;
 }
 
@@ -191,6 +197,9 @@ evict (KtSegmentStore *store)
 GBytes *
 kt_segment_store_get (KtSegmentStore *store, const char *path, GError **error)
 {
+  /* Held across a miss's mapping too: mapping is an open, an fstat and an
+   * mmap, and two threads mapping the same file would only waste one. */
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
   KtCachedSegment *c = g_hash_table_lookup (store->by_path, path);
   if (c != NULL) {
     g_queue_unlink (&store->lru, c->link);

@@ -75,7 +75,7 @@ not_on_air (SoupServerMessage *msg, KtChannel *channel)
 /* A player is known by its address, its User-Agent and its query (the
  * token or viewer id a player carries): see kt-metrics.c. */
 static void
-count_viewer (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
+count_viewer (KtApp *app, SoupServerMessage *msg, const char *channel,
               const KtRendition *rendition)
 {
   const char *host = soup_server_message_get_remote_host (msg);
@@ -84,7 +84,7 @@ count_viewer (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
   const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
   g_autofree char *client = g_strjoin ("\n", host ? host : "", agent ? agent : "",
                                        query ? query : "", NULL);
-  kt_metrics_viewer_seen (kt_app_metrics (app), kt_channel_id (channel), rendition->name, client,
+  kt_metrics_viewer_seen (kt_app_metrics (app), channel, rendition->name, client,
                           kt_clock_now_us ());
 }
 
@@ -113,12 +113,17 @@ answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
                 const KtRendition *rendition)
 {
   guint window = kt_config_get_int (kt_app_config (app), "hls", "window_segments");
-  g_autoptr (GBytes) playlist = kt_channel_playlist (channel, rendition, kt_clock_now_us (), window);
+  gint64 now = kt_clock_now_us ();
+  g_autoptr (GBytes) playlist = kt_channel_playlist (channel, rendition, now, window);
   if (playlist == NULL) {
     not_on_air (msg, channel);
     return;
   }
-  count_viewer (app, msg, channel, rendition);
+  /* For the serving threads: the rest of this slot's requests for it. */
+  if (now >= 0)
+    kt_playlist_board_post (kt_app_playlist_board (app), kt_channel_id (channel), rendition->name,
+                            now / KT_SEGMENT_US, kt_channel_epoch (), playlist);
+  count_viewer (app, msg, kt_channel_id (channel), rendition);
   count_presence (app, msg, channel);
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
@@ -243,6 +248,31 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
   answer_variant (app, msg, channel, rendition);
 }
 
+gboolean
+kt_http_live_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts)
+{
+  const KtRendition *rendition = kt_rendition_find (parts[1]);
+  if (rendition == NULL || !g_str_equal (parts[2], "index.m3u8"))
+    return FALSE;
+  /* A room's token makes the request a heartbeat: attendance is the main
+   * thread's. So is a reload to hold until a later slot. */
+  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  if (q != NULL && strstr (q, "token=") != NULL)
+    return FALSE;
+  gint64 msn, now = kt_clock_now_us ();
+  gboolean bad;
+  if ((delivery_directive (msg, &msn, &bad) && msn > now / KT_SEGMENT_US) || bad || now < 0)
+    return FALSE;
+  g_autoptr (GBytes) playlist = kt_playlist_board_find (kt_app_playlist_board (app), parts[0],
+                                                        rendition->name, now / KT_SEGMENT_US);
+  if (playlist == NULL)
+    return FALSE;
+  allow_any_origin (msg);
+  count_viewer (app, msg, parts[0], rendition);
+  kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
+  return TRUE;
+}
+
 /* "00012.ts" or "12.ts" → 12 */
 static gboolean
 parse_segment_name (const char *name, guint *index)
@@ -254,6 +284,23 @@ parse_segment_name (const char *name, guint *index)
   if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXINT, &n, NULL))
     return FALSE;
   *index = n;
+  return TRUE;
+}
+
+gboolean
+kt_http_media_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts)
+{
+  const KtRendition *rendition = kt_rendition_find (parts[1]);
+  guint index, count;
+  if (rendition == NULL || !parse_segment_name (parts[2], &index) ||
+      !kt_library_peek_ready_segments (kt_app_library (app), parts[0], &count) || index >= count)
+    return FALSE;
+  g_autofree char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
+  g_autoptr (GBytes) bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
+  if (bytes == NULL)
+    return FALSE;
+  allow_any_origin (msg);
+  kt_http_bytes (msg, bytes, "video/mp2t", SEGMENT_CACHE);
   return TRUE;
 }
 

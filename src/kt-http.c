@@ -19,9 +19,12 @@
  * kt_http_error_from_gerror() is the one place that maps module errors to
  * status codes.
  *
- * libsoup runs on the main context, like the rest of ketang, so a handler
- * must never block: it answers from memory (playlists, mapped segments) or
- * from small files.
+ * Connections live on the HTTP serving threads (kt-http-threads.c), which
+ * answer segments and current playlists themselves (answer_alone) and hand
+ * every other request to the main thread, where the route table runs
+ * (dispatch) like the rest of ketang. So a handler runs on the main context
+ * and must never block: it answers from memory (playlists, mapped segments)
+ * or from small files.
  *
  * HTTPS is libsoup's own (a GTlsCertificate on the server, the listening
  * socket marked HTTPS) when the config names a certificate; nothing else in
@@ -31,10 +34,9 @@
 
 #include "kt-http.h"
 
-#include <errno.h>
-#include <sys/socket.h>
 #include "kt-build-config.h"
 #include "kt-config.h"
+#include "kt-http-threads.h"
 #include "kt-library.h"
 #include "kt-live-encoder.h"
 #include "kt-metrics.h"
@@ -45,9 +47,9 @@
 
 struct _KtHttp {
   KtApp *app;
-  SoupServer *server;
+  KtHttpThreads *threads; /* after kt_http_listen */
   char *base_uri;
-  gboolean tls; /* HTTPS (kt_http_set_tls) */
+  GTlsCertificate *tls; /* HTTPS (kt_http_set_tls) */
   GCancellable *cancellable; /* cancelled at free: answers still being made are dropped */
   gboolean debug; /* G_MESSAGES_DEBUG shows this domain's debug messages (read at new) */
 };
@@ -329,15 +331,7 @@ struct _KtHttpLater {
   SoupServerMessage *msg;
   GCancellable *cancellable; /* the server's */
   char *note;
-  gulong finished_id;
-  gboolean gone; /* the message finished: the client left */
 };
-
-static void
-on_later_finished (SoupServerMessage *msg, gpointer data)
-{
-  ((KtHttpLater *) data)->gone = TRUE;
-}
 
 KtHttpLater *
 kt_http_later_new (KtApp *app, KtRequest *request, const char *note)
@@ -347,16 +341,14 @@ kt_http_later_new (KtApp *app, KtRequest *request, const char *note)
   later->msg = g_object_ref (request->msg);
   later->cancellable = g_object_ref (request->cancellable);
   later->note = g_strdup (note);
-  later->finished_id =
-      g_signal_connect (later->msg, "finished", G_CALLBACK (on_later_finished), later);
-  soup_server_message_pause (later->msg);
+  kt_http_threads_hold (later->msg);
   return later;
 }
 
 SoupServerMessage *
 kt_http_later_msg (KtHttpLater *later)
 {
-  return later->gone || g_cancellable_is_cancelled (later->cancellable) ? NULL : later->msg;
+  return g_cancellable_is_cancelled (later->cancellable) ? NULL : later->msg;
 }
 
 KtApp *
@@ -374,9 +366,7 @@ kt_http_later_note (KtHttpLater *later)
 void
 kt_http_later_finish (KtHttpLater *later)
 {
-  g_signal_handler_disconnect (later->msg, later->finished_id);
-  if (!later->gone)
-    soup_server_message_unpause (later->msg);
+  kt_http_threads_release (later->msg);
   g_object_unref (later->msg);
   g_object_unref (later->cancellable);
   g_free (later->note);
@@ -468,9 +458,9 @@ on_request_aborted (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   count_served (user_data, msg, TRUE);
 }
 
+/* On the main thread: every request a serving thread did not answer. */
 static void
-on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
-            GHashTable *query, gpointer user_data)
+dispatch (SoupServerMessage *msg, gpointer user_data)
 {
   KtHttp *http = user_data;
   GUri *uri = soup_server_message_get_uri (msg);
@@ -481,7 +471,6 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
    * here, per request, only when debug output is on. */
   if (http->debug)
     g_debug ("request method=%s path=%s", method, path);
-  mark_served (msg, NULL);
   if (path == NULL || path[0] != '/') {
     kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-path", "bad request path");
     return;
@@ -529,6 +518,38 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *unused_path,
     return;
   }
   kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such page");
+}
+
+/* On a serving thread: the viewers' requests that shared state answers
+ * (kt_http_live_answer_alone). Anything unusual about the path (an escape,
+ * a dot segment, another shape) goes to dispatch, which checks it fully. */
+static gboolean
+answer_alone (SoupServerMessage *msg, gpointer user_data)
+{
+  KtHttp *http = user_data;
+  mark_served (msg, NULL);
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  const char *method = soup_server_message_get_method (msg);
+  if (path == NULL || strchr (path, '%') != NULL || strchr (path, '\\') != NULL ||
+      !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
+    return FALSE;
+  const char *route = g_str_has_prefix (path, "/media/") ? "/media/"
+                      : g_str_has_prefix (path, "/live/") ? "/live/"
+                                                          : NULL;
+  if (route == NULL)
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (path + strlen (route), "/", 4);
+  if (g_strv_length (parts) != 3)
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      return FALSE;
+  gboolean answered = route[1] == 'm'
+                          ? kt_http_media_answer_alone (http->app, msg, (const char *const *) parts)
+                          : kt_http_live_answer_alone (http->app, msg, (const char *const *) parts);
+  if (answered)
+    ((KtServed *) g_object_get_qdata (G_OBJECT (msg), served_quark))->route = route;
+  return answered;
 }
 
 /* Request bodies are collected in memory before a handler runs, so their
@@ -587,6 +608,20 @@ on_request_headers (SoupServer *server, SoupServerMessage *msg, const char *path
                          (GClosureNotify) (void (*) (void)) g_free, 0);
 }
 
+/* Each serving thread's server: everything but the request handler, which
+ * kt-http-threads adds. */
+static SoupServer *
+make_server (gpointer user_data)
+{
+  KtHttp *http = user_data;
+  SoupServer *server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", "tls-certificate",
+                                        http->tls, NULL);
+  soup_server_add_early_handler (server, NULL, on_request_headers, http, NULL);
+  g_signal_connect (server, "request-finished", G_CALLBACK (on_request_finished), http);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_aborted), http);
+  return server;
+}
+
 KtHttp *
 kt_http_new (KtApp *app)
 {
@@ -597,78 +632,7 @@ kt_http_new (KtApp *app)
   http->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   http->cancellable = g_cancellable_new ();
   kt_http_closed_install ();
-  http->server = soup_server_new ("server-header", "ketang/" KT_VERSION " ", NULL);
-  soup_server_add_early_handler (http->server, NULL, on_request_headers, http, NULL);
-  soup_server_add_handler (http->server, NULL, on_request, http, NULL);
-  g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_finished), http);
-  g_signal_connect (http->server, "request-aborted", G_CALLBACK (on_request_aborted), http);
   return http;
-}
-
-/* How connections get in. libsoup accepts one connection per listening
- * socket per main-loop iteration, and an iteration with a thousand viewers
- * connected takes tens of milliseconds: a crowd tuning in when a lesson
- * starts then waits in the kernel's queue for seconds, and, with GSocket's
- * default backlog of 10, is partly dropped and retries 1, 3, 7 s later
- * (measured: see docs/serving.md). So ketang listens on LISTENERS sockets
- * bound to the same address with SO_REUSEPORT, all on this one main context
- * (no threads, nothing shared changes hands): the kernel spreads new
- * connections over them and each accepts once per iteration; and each has
- * the largest backlog the kernel allows (capped at net.core.somaxconn).
- *
- * SO_REUSEPORT would also let a second ketang of the same user bind the
- * same port and silently take half the viewers. A plain socket is bound
- * first, without the option, so a port already taken is still refused
- * ("address in use"), and it tells which port 0 picked. */
-#define LISTENERS 8
-#define LISTEN_BACKLOG 4096
-
-static GSocket *
-bound_socket (GSocketAddress *address, gboolean reuse_port, GError **error)
-{
-  g_autoptr (GSocket) sock = g_socket_new (g_socket_address_get_family (address),
-                                           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
-  if (sock == NULL)
-    return NULL;
-  g_socket_set_listen_backlog (sock, LISTEN_BACKLOG);
-  if (!reuse_port)
-    return g_socket_bind (sock, address, TRUE /* SO_REUSEADDR */, error) ? g_steal_pointer (&sock)
-                                                                         : NULL;
-  /* g_socket_bind() would clear SO_REUSEPORT (it keeps it for multicast
-   * only), so this one is bound by hand. */
-  struct sockaddr_storage native;
-  gssize len = g_socket_address_get_native_size (address);
-  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
-      !g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
-      !g_socket_address_to_native (address, &native, sizeof native, error))
-    return NULL;
-  if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native, len) != 0) {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Error binding to address: %s",
-                 g_strerror (saved));
-    return NULL;
-  }
-  return g_steal_pointer (&sock);
-}
-
-static gboolean
-listen_on (SoupServer *server, GSocketAddress *address, SoupServerListenOptions options,
-           GError **error)
-{
-  g_autoptr (GSocket) probe = bound_socket (address, FALSE, error);
-  if (probe == NULL)
-    return FALSE;
-  g_autoptr (GSocketAddress) local = g_socket_get_local_address (probe, error);
-  if (local == NULL)
-    return FALSE;
-  g_socket_close (probe, NULL);
-  for (guint i = 0; i < LISTENERS; i++) {
-    g_autoptr (GSocket) sock = bound_socket (local, TRUE, error);
-    if (sock == NULL || !g_socket_listen (sock, error) ||
-        !soup_server_listen_socket (server, sock, options, error))
-      return FALSE;
-  }
-  return TRUE;
 }
 
 gboolean
@@ -681,8 +645,7 @@ kt_http_set_tls (KtHttp *http, const char *certificate, const char *key, GError 
     g_prefix_error (error, "TLS certificate %s: ", certificate);
     return FALSE;
   }
-  g_object_set (http->server, "tls-certificate", tls, NULL);
-  http->tls = TRUE;
+  g_set_object (&http->tls, tls);
   return TRUE;
 }
 
@@ -708,11 +671,22 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
                  "cannot listen on “%s”: the host must be an IP address", listen);
     return FALSE;
   }
-  if (!listen_on (http->server, address, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+  /* A plain socket first (see kt-http-threads.c): refused when the port is
+   * taken, and it tells which port 0 picked. */
+  g_autoptr (GSocket) probe = kt_http_bound_socket (address, FALSE, error);
+  g_autoptr (GSocketAddress) local = probe ? g_socket_get_local_address (probe, error) : NULL;
+  if (local != NULL) {
+    g_socket_close (probe, NULL);
+    guint n_threads = kt_config_get_int (kt_app_config (http->app), "server", "threads");
+    KtHttpThreadsHooks hooks = { make_server, answer_alone, dispatch, http, http->cancellable };
+    http->threads = kt_http_threads_start (&hooks, n_threads ? n_threads : g_get_num_processors (),
+                                           local, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  }
+  if (http->threads == NULL) {
     g_prefix_error (error, "cannot listen on %s: ", listen);
     return FALSE;
   }
-  GSList *uris = soup_server_get_uris (http->server);
+  GSList *uris = kt_http_threads_uris (http->threads);
   if (uris != NULL) {
     g_autofree char *text = g_uri_to_string (uris->data);
     http->base_uri = g_str_has_suffix (text, "/") ? g_strdup (text) : g_strconcat (text, "/", NULL);
@@ -733,9 +707,9 @@ kt_http_free (KtHttp *http)
   if (http == NULL)
     return;
   g_cancellable_cancel (http->cancellable);
+  g_clear_pointer (&http->threads, kt_http_threads_stop);
   g_clear_object (&http->cancellable);
-  soup_server_disconnect (http->server);
-  g_object_unref (http->server);
+  g_clear_object (&http->tls);
   g_free (http->base_uri);
   g_free (http);
 }

@@ -67,6 +67,12 @@ void kt_http_static_handle (KtApp *app, KtRequest *request);
 void kt_http_vendor_handle (KtApp *app, KtRequest *request);
 void kt_http_live_handle (KtApp *app, KtRequest *request);
 void kt_http_media_handle (KtApp *app, KtRequest *request);
+/* On an HTTP serving thread: answer a GET or HEAD of /live/@parts[0..2] (a
+ * current variant playlist) or /media/@parts[0..2] (a ready segment) from
+ * the state the serving threads share, TRUE; FALSE when only the main
+ * thread's handler can answer. @parts are plain (no escapes, no "." or ".."). */
+gboolean kt_http_live_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts);
+gboolean kt_http_media_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);
@@ -170,12 +176,13 @@ void kt_http_add_time (JsonBuilder *b, const char *name, gint64 us, GTimeZone *t
  * "display_name", "role", "disabled", "created"}. Never the hash. */
 void kt_http_add_user (JsonBuilder *b, const char *name, const KtUser *user, GTimeZone *tz);
 
-/* An answer given after the handler returned (from an async callback):
- * kt_http_later_new() pauses the message and keeps @note (a copy) for the
- * callback. kt_http_later_msg() is the message to answer, or NULL when there
- * is nobody to answer: the client left, or the server stopped, in which
- * case the app may be gone too and the callback must touch nothing but
- * kt_http_later_finish(), which resumes the message and frees the later. */
+/* An answer given after the handler returned (from an async callback, on
+ * the main thread): kt_http_later_new() holds the message and keeps @note
+ * (a copy) for the callback. kt_http_later_msg() is the message to answer,
+ * or NULL when the server stopped, in which case the app may be gone too
+ * and the callback must touch nothing but kt_http_later_finish(), which
+ * sends the answer (through the message's serving thread) and frees the
+ * later. */
 typedef struct _KtHttpLater KtHttpLater;
 KtHttpLater *kt_http_later_new (KtApp *app, KtRequest *request, const char *note);
 SoupServerMessage *kt_http_later_msg (KtHttpLater *later);

@@ -40,7 +40,10 @@ struct _KtLibrary {
   gpointer ready_data;
   guint64 jobs_ready, jobs_failed; /* jobs ended since start, for /metrics */
   /* Ready items' segment counts, for the segment route: id → count. Filled
-   * on first use, dropped at every write that can change an item's state. */
+   * on first use, dropped at every write that can change an item's state.
+   * The HTTP serving threads read it (kt_library_peek_ready_segments), so
+   * it is behind its own mutex; nothing else of the library is. */
+  GMutex ready_lock;
   GHashTable *ready_segments;
 
   /* Uploads (kt-library-import.c), all on the main context. */

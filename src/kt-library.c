@@ -122,6 +122,7 @@ kt_library_new (KtStore *store, const char *data_dir, const char *pipelines_dir,
   library->uploads_dir = g_build_filename (data_dir, "uploads", NULL);
   library->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, library_job_free);
   library->poster_failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&library->ready_lock);
   library->ready_segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   kt_library_imports_init (library);
 
@@ -149,6 +150,7 @@ kt_library_free (KtLibrary *library)
   g_clear_pointer (&library->probing, g_hash_table_destroy);
   g_clear_pointer (&library->jobs, g_hash_table_destroy);
   g_clear_pointer (&library->ready_segments, g_hash_table_destroy);
+  g_mutex_clear (&library->ready_lock);
   g_free (library->media_dir);
   g_free (library->uploads_dir);
   g_free (library->pipelines_dir);
@@ -204,12 +206,23 @@ kt_library_get (KtLibrary *library, const char *id)
   return item;
 }
 
+gboolean
+kt_library_peek_ready_segments (KtLibrary *library, const char *id, guint *count)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&library->ready_lock);
+  gpointer value;
+  if (!g_hash_table_lookup_extended (library->ready_segments, id, NULL, &value))
+    return FALSE;
+  *count = GPOINTER_TO_UINT (value);
+  return TRUE;
+}
+
 guint
 kt_library_ready_segments (KtLibrary *library, const char *id)
 {
-  gpointer count;
-  if (g_hash_table_lookup_extended (library->ready_segments, id, NULL, &count))
-    return GPOINTER_TO_UINT (count);
+  guint count;
+  if (kt_library_peek_ready_segments (library, id, &count))
+    return count;
   g_autoptr (KtItem) item = kt_library_get (library, id);
   /* A live talk's recording is served while it grows; each segment it
    * gains goes through kt_library_set_state, which forgets the count. */
@@ -217,14 +230,17 @@ kt_library_ready_segments (KtLibrary *library, const char *id)
                      g_str_equal (item->kind, "live");
   if (item == NULL || (item->state != KT_ITEM_READY && !growing))
     return 0; /* not kept: it may become ready */
+  g_mutex_lock (&library->ready_lock);
   g_hash_table_insert (library->ready_segments, g_strdup (id),
                        GUINT_TO_POINTER (item->segment_count));
+  g_mutex_unlock (&library->ready_lock);
   return item->segment_count;
 }
 
 void
 kt_library_forget_ready (KtLibrary *library, const char *id)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&library->ready_lock);
   g_hash_table_remove (library->ready_segments, id);
 }
 

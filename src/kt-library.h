@@ -60,6 +60,10 @@ KtItem *kt_library_get (KtLibrary *library, const char *id);
  * complete ones of a live talk's growing recording; 0 for anything else.
  * Answered from memory after the first call for an item. */
 guint kt_library_ready_segments (KtLibrary *library, const char *id);
+/* The same from memory only, from any thread: TRUE with *@count when the
+ * answer is known, FALSE when only kt_library_ready_segments (on the main
+ * thread) can tell. */
+gboolean kt_library_peek_ready_segments (KtLibrary *library, const char *id, guint *count);
 /* Absolute path of segment @index of @rendition of a ready item. */
 char *kt_library_segment_path (KtLibrary *library, const char *item_id,
                                const KtRendition *rendition, guint index);

@@ -8,10 +8,11 @@
  * histogram type any module can own (attendance owns its flush timings), and
  * the serving side's own numbers.
  *
- * Serving numbers are updated once per response, on the main context that
- * runs the HTTP server, so they need no locks; an update is a hash lookup by
- * route prefix (a string from the route table, never the client's path, so
- * the label set is bounded by the table) and a few additions.
+ * Serving numbers are updated once per response, on whichever HTTP serving
+ * thread wrote it (kt-http-threads.c), so the serving side's tables are
+ * behind one mutex, held for a hash lookup by route prefix (a string from
+ * the route table, never the client's path, so the label set is bounded by
+ * the table) and a few additions.
  *
  * Viewers are counted from the one thing every HLS player does on a live
  * channel: it reloads its variant playlist about once per target duration
@@ -188,6 +189,7 @@ typedef struct {
 } KtViewerSet;
 
 struct _KtMetrics {
+  GMutex lock;         /* guards both tables */
   GHashTable *routes;  /* prefix → KtRouteStats* (owned) */
   GHashTable *viewers; /* "channel\nrendition" → KtViewerSet* (owned) */
 };
@@ -215,6 +217,7 @@ KtMetrics *
 kt_metrics_new (void)
 {
   KtMetrics *metrics = g_new0 (KtMetrics, 1);
+  g_mutex_init (&metrics->lock);
   metrics->routes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, route_stats_free);
   metrics->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, viewer_set_free);
   return metrics;
@@ -227,6 +230,7 @@ kt_metrics_free (KtMetrics *metrics)
     return;
   g_hash_table_destroy (metrics->routes);
   g_hash_table_destroy (metrics->viewers);
+  g_mutex_clear (&metrics->lock);
   g_free (metrics);
 }
 
@@ -236,6 +240,7 @@ kt_metrics_count_request (KtMetrics *metrics, const char *route, guint status, g
 {
   if (route == NULL)
     route = "none";
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
   KtRouteStats *r = g_hash_table_lookup (metrics->routes, route);
   if (r == NULL) {
     r = g_new0 (KtRouteStats, 1);
@@ -276,6 +281,7 @@ kt_metrics_viewer_seen (KtMetrics *metrics, const char *channel, const char *ren
                         const char *client, gint64 now_us)
 {
   g_autofree char *key = g_strconcat (channel, "\n", rendition, NULL);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
   KtViewerSet *v = g_hash_table_lookup (metrics->viewers, key);
   if (v == NULL) {
     v = g_new0 (KtViewerSet, 1);
@@ -332,6 +338,7 @@ kt_metrics_write (KtMetrics *metrics, GString *out, gint64 now_us)
 {
   static const char *const classes[N_STATUS_CLASSES] = { "aborted", "1xx", "2xx",
                                                          "3xx",   "4xx", "5xx" };
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
   g_autoptr (GPtrArray) routes = sorted_values (metrics->routes, compare_routes);
 
   kt_metrics_family (out, "ketang_http_requests_total", "counter",
