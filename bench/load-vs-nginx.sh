@@ -6,7 +6,9 @@
 #
 # Environment: RAMP (s, default 10) over which the N viewers join, DURATION
 # (s, default 20) they then watch, PICK (variant index, default 0 = 720p, the
-# heaviest).
+# heaviest), THREADS (default 1): ketang's HTTP serving threads and nginx's
+# worker processes, the same for both (on a 2-core machine the viewer
+# simulator needs the other core).
 #
 # Starts `ketang serve --demo` (30-second demo lesson, looped on channel 1)
 # on a free port with a fresh data dir, and nginx (installed here with apt
@@ -31,6 +33,7 @@ counts=("$@")
 ramp=${RAMP:-10}
 duration=${DURATION:-20}
 pick=${PICK:-0}
+threads=${THREADS:-1}
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "installing nginx…" >&2
@@ -55,7 +58,7 @@ free_port() {
 
 # ketang
 mkdir -p "$work/data/schedules"
-KETANG_DEMO_SECONDS=30 KETANG_SERVER_SCHEDULES_DIR="$work/data/schedules" \
+KETANG_DEMO_SECONDS=30 KETANG_SERVER_SCHEDULES_DIR="$work/data/schedules" KETANG_SERVER_THREADS=$threads \
   "$bin" serve --demo --listen 127.0.0.1:0 --data "$work/data" >"$work/ketang.log" 2>&1 &
 ketang_pid=$!
 pids+=("$ketang_pid")
@@ -87,7 +90,7 @@ mirror_once
 pids+=("$!")
 
 nginx_port=$(free_port)
-sed -e "s|@DIR@|$work|g" -e "s|@ROOT@|$www|g" -e "s|@PORT@|$nginx_port|g" \
+sed -e "s|@DIR@|$work|g" -e "s|@ROOT@|$www|g" -e "s|@PORT@|$nginx_port|g" -e "s|@WORKERS@|$threads|g" \
   "$root/bench/nginx-bench.conf" >"$work/nginx.conf"
 "$nginx_bin" -c "$work/nginx.conf" -p "$work" 2>"$work/nginx.log" &
 nginx_pid=$!

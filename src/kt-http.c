@@ -530,6 +530,10 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   mark_served (msg, NULL);
   const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
   const char *method = soup_server_message_get_method (msg);
+  if (path != NULL && g_str_equal (path, "/api/heartbeat") && g_str_equal (method, "POST")) {
+    kt_http_heartbeat_prepare (msg);
+    return FALSE;
+  }
   if (path == NULL || strchr (path, '%') != NULL || strchr (path, '\\') != NULL ||
       !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
     return FALSE;

@@ -96,6 +96,9 @@ void kt_http_uploads_recover (KtApp *app);
 void kt_http_lessons_handle (KtApp *app, KtRequest *request);
 void kt_http_library_handle (KtApp *app, KtRequest *request);
 void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
+/* On the serving thread that received a POST /api/heartbeat: parse its
+ * body there, for kt_http_heartbeat_handle on the main thread. */
+void kt_http_heartbeat_prepare (SoupServerMessage *msg);
 void kt_http_attendance_handle (KtApp *app, KtRequest *request);
 void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
 void kt_http_publish_handle (KtApp *app, KtRequest *request);

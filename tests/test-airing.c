@@ -299,6 +299,62 @@ test_blocking_reload (void)
   g_assert_cmpuint (after->status, ==, 200);
 }
 
+/* What a viewer fetches, from a thread of its own while the test (the
+ * server's main thread) waits without running its loop. */
+typedef struct {
+  char *base;
+  const char *paths[3];
+  guint status[3];
+  GBytes *bodies[3];
+} Fetches;
+
+static gpointer
+fetch_all (gpointer data)
+{
+  Fetches *f = data;
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  g_autoptr (SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (f->paths) && f->paths[i]; i++) {
+    g_autofree char *url = g_strconcat (f->base, f->paths[i], NULL);
+    g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+    f->bodies[i] = soup_session_send_and_read (session, msg, NULL, NULL);
+    f->status[i] = f->bodies[i] ? soup_message_get_status (msg) : 0;
+  }
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+/* Viewers' requests (the current playlist, ready segments) are answered by
+ * the HTTP serving threads on their own: a main thread busy with something
+ * long (a report over a year, a burst of heartbeats) does not stall the
+ * picture. Here the main thread does not run at all while a viewer reloads
+ * the playlist and fetches a segment. */
+static void
+test_viewers_served_while_main_busy (void)
+{
+  g_autofree char *text = playlist_at (AT (3), "720p");
+  g_autofree char *segment = newest (text, NULL);
+  g_autoptr (KtTestResponse) first = kt_test_get (app, segment);
+  g_assert_cmpuint (first->status, ==, 200);
+
+  Fetches f = { .paths = { "/live/7/720p/index.m3u8", segment, NULL } };
+  f.base = g_strdup (kt_app_base_uri (app));
+  f.base[strlen (f.base) - 1] = '\0';
+  GThread *viewer = g_thread_new ("viewer", fetch_all, &f);
+  g_thread_join (viewer); /* the main loop does not run meanwhile */
+
+  g_assert_cmpuint (f.status[0], ==, 200);
+  g_autofree char *again = g_strndup (g_bytes_get_data (f.bodies[0], NULL),
+                                      g_bytes_get_size (f.bodies[0]));
+  g_assert_cmpstr (again, ==, text);
+  g_assert_cmpuint (f.status[1], ==, 200);
+  g_assert_true (g_bytes_equal (f.bodies[1], first->body));
+  for (guint i = 0; i < 2; i++)
+    g_bytes_unref (f.bodies[i]);
+  g_free (f.base);
+}
+
 static void
 start_app (void)
 {
@@ -514,6 +570,7 @@ main (int argc, char **argv)
   g_test_add_func ("/airing/schedule-from-api", test_schedule_from_api);
   g_test_add_func ("/airing/reload-while-airing", test_reload_while_airing);
   g_test_add_func ("/airing/blocking-reload", test_blocking_reload);
+  g_test_add_func ("/airing/viewers-served-while-main-busy", test_viewers_served_while_main_busy);
   int rc = g_test_run ();
   kt_app_free (app);
   kt_test_rmtree (data_dir);
