@@ -14,6 +14,15 @@
  * Segment bytes come from the segment store (mapped files), so the handler
  * does no read on the main loop once a segment is warm.
  *
+ * These are the requests every viewer makes every two seconds, so the HTTP
+ * serving threads answer them themselves (kt-http-threads.c), without the
+ * main thread: kt_http_media_answer_alone when the item's segment count is
+ * already known (kt_library_peek_ready_segments), kt_http_live_answer_alone
+ * when the main thread has posted this slot's playlist on the playlist board
+ * (answer_variant posts every playlist it builds). Whatever they cannot
+ * answer the same way the handlers below would (an unknown item, a new slot,
+ * a room's token to count, a reload to hold) goes to those handlers.
+ *
  * Players without JavaScript (VLC, a TV box given the kiosk playlist URL
  * /live/<channel>/index.m3u8?token=…) send no heartbeats, so their playlist
  * requests count instead: the master playlist copies its query string onto

@@ -54,7 +54,7 @@
 #include <sys/socket.h>
 #include "kt-inbox.h"
 
-#define LISTENERS 8
+#define LISTENERS 32
 #define LISTEN_BACKLOG 4096
 
 typedef struct {
