@@ -421,12 +421,13 @@ static GQuark served_quark;
 typedef struct {
   const char *route;
   gint64 started_us; /* monotonic */
+  gboolean alone;    /* answered by the serving thread (answer_alone) */
 } KtServed;
 
 static void
 mark_served (SoupServerMessage *msg, const char *route)
 {
-  KtServed *served = g_new (KtServed, 1);
+  KtServed *served = g_new0 (KtServed, 1);
   served->route = route;
   served->started_us = g_get_monotonic_time ();
   g_object_set_qdata_full (G_OBJECT (msg), served_quark, served, g_free);
@@ -442,7 +443,7 @@ count_served (KtHttp *http, SoupServerMessage *msg, gboolean aborted)
   gboolean head = g_str_equal (soup_server_message_get_method (msg), "HEAD");
   guint64 bytes = aborted || head ? 0 : soup_server_message_get_response_body (msg)->length;
   kt_metrics_count_request (kt_app_metrics (http->app), served->route, status, bytes,
-                            (g_get_monotonic_time () - served->started_us) / 1e6);
+                            (g_get_monotonic_time () - served->started_us) / 1e6, served->alone);
 }
 
 static void
@@ -551,8 +552,11 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   gboolean answered = route[1] == 'm'
                           ? kt_http_media_answer_alone (http->app, msg, (const char *const *) parts)
                           : kt_http_live_answer_alone (http->app, msg, (const char *const *) parts);
-  if (answered)
-    ((KtServed *) g_object_get_qdata (G_OBJECT (msg), served_quark))->route = route;
+  if (answered) {
+    KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
+    served->route = route;
+    served->alone = TRUE;
+  }
   return answered;
 }
 
@@ -681,9 +685,13 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
   g_autoptr (GSocketAddress) local = probe ? g_socket_get_local_address (probe, error) : NULL;
   if (local != NULL) {
     g_socket_close (probe, NULL);
+    /* 0: one per processor, up to 16 (a container may see the host's
+     * processors; more are for whoever sets threads). */
     guint n_threads = kt_config_get_int (kt_app_config (http->app), "server", "threads");
+    if (n_threads == 0)
+      n_threads = MIN (g_get_num_processors (), 16);
     KtHttpThreadsHooks hooks = { make_server, answer_alone, dispatch, http, http->cancellable };
-    http->threads = kt_http_threads_start (&hooks, n_threads ? n_threads : g_get_num_processors (),
+    http->threads = kt_http_threads_start (&hooks, n_threads,
                                            local, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
   }
   if (http->threads == NULL) {

@@ -173,6 +173,7 @@ typedef struct {
   char *route;
   guint64 requests[N_STATUS_CLASSES];
   guint64 bytes;
+  guint64 alone; /* answered by a serving thread alone */
   KtHistogram *latency;
 } KtRouteStats;
 
@@ -236,7 +237,7 @@ kt_metrics_free (KtMetrics *metrics)
 
 void
 kt_metrics_count_request (KtMetrics *metrics, const char *route, guint status, guint64 bytes,
-                          double seconds)
+                          double seconds, gboolean alone)
 {
   if (route == NULL)
     route = "none";
@@ -250,6 +251,7 @@ kt_metrics_count_request (KtMetrics *metrics, const char *route, guint status, g
   }
   r->requests[status / 100 < N_STATUS_CLASSES ? status / 100 : 0]++;
   r->bytes += bytes;
+  r->alone += alone ? 1 : 0;
   kt_histogram_observe (r->latency, seconds);
 }
 
@@ -349,6 +351,13 @@ kt_metrics_write (KtMetrics *metrics, GString *out, gint64 now_us)
       if (r->requests[c] > 0)
         kt_metrics_sample (out, "ketang_http_requests_total", r->requests[c], "route", r->route,
                            "status", classes[c], NULL);
+  }
+  kt_metrics_family (out, "ketang_http_answered_alone_total", "counter",
+                     "Requests an HTTP serving thread answered without the main thread, per route "
+                     "(segments, current playlists); the rest went through the main thread");
+  for (guint i = 0; i < routes->len; i++) {
+    const KtRouteStats *r = routes->pdata[i];
+    kt_metrics_sample (out, "ketang_http_answered_alone_total", r->alone, "route", r->route, NULL);
   }
   kt_metrics_family (out, "ketang_http_response_bytes_total", "counter",
                      "Response body bytes sent, per route");

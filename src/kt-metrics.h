@@ -32,9 +32,10 @@ void kt_metrics_free (KtMetrics *metrics);
 
 /* One response finished: @route is the route table's prefix ("/media/"),
  * or NULL for a path no route takes. @seconds: from the request's headers
- * being in to the last byte handed to the kernel. */
+ * being in to the last byte handed to the kernel. @alone: an HTTP serving
+ * thread answered it without the main thread. */
 void kt_metrics_count_request (KtMetrics *metrics, const char *route, guint status, guint64 bytes,
-                               double seconds);
+                               double seconds, gboolean alone);
 /* A variant playlist was fetched by @client (an opaque key) for @channel's
  * @rendition at @now_us. */
 void kt_metrics_viewer_seen (KtMetrics *metrics, const char *channel, const char *rendition,

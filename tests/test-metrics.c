@@ -65,6 +65,12 @@ test_counters_move_with_traffic (void)
 #define MOVED(series) (kt_test_metric (after, series) - kt_test_metric (before, series))
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/live/\",status=\"2xx\"}"), ==, 4);
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/media/\",status=\"2xx\"}"), ==, 2);
+  /* Viewer c's playlist was already built in this slot, and the second
+   * segment's item was known after the first: the serving threads answered
+   * those alone. A heartbeat always needs the main thread. */
+  g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/live/\"}"), >=, 1);
+  g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/media/\"}"), >=, 1);
+  g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/api/heartbeat\"}"), ==, 0);
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/api/heartbeat\",status=\"2xx\"}"),
                      ==, 1);
   g_assert_cmpfloat (MOVED ("ketang_http_response_bytes_total{route=\"/media/\"}"), ==,
