@@ -501,10 +501,16 @@ on_segment (KtLiveEncoder *encoder, guint n, const char *const *paths, gpointer 
   if (n == 0) {
     gint64 picture = kt_live_encoder_first_picture_us (encoder);
     gint64 delay = now - picture - KT_SEGMENT_US;
-    if (picture > 0 && delay >= 0 && delay < 2 * KT_SEGMENT_US)
+    if (picture > 0 && delay >= 0 && delay < 2 * KT_SEGMENT_US) {
       live->completion_delay_us = delay;
-    g_info ("talk=%s first segment complete %" G_GINT64_FORMAT " ms after its end", talk->input,
-            delay / 1000);
+      g_info ("talk=%s first segment complete %" G_GINT64_FORMAT " ms after its end", talk->input,
+              delay / 1000);
+    } else {
+      /* No first picture time (or an absurd one): nothing measured, and a
+       * number computed from it would mislead whoever reads the log. */
+      g_info ("talk=%s first segment: completion delay not measured, keeping %" G_GINT64_FORMAT
+              " ms", talk->input, live->completion_delay_us / 1000);
+    }
   }
 
   gint64 slot = live->next_slot;
