@@ -9,10 +9,15 @@
  * the serving side's own numbers.
  *
  * Serving numbers are updated once per response, on whichever HTTP serving
- * thread wrote it (kt-http-threads.c), so the serving side's tables are
- * behind one mutex, held for a hash lookup by route prefix (a string from
- * the route table, never the client's path, so the label set is bounded by
- * the table) and a few additions.
+ * thread wrote it (kt-http-threads.c): a hash lookup by route prefix (a
+ * string from the route table, never the client's path, so the label set
+ * is bounded by the table) and a few additions. One mutex for all threads
+ * was measured to be a convoy: with eight serving threads on two cores, a
+ * thread preempted while holding it stalled the others, and 6,000 viewers
+ * saw 16,426 stalls where without the counting they saw none
+ * (docs/serving.md). So each thread counts into a shard of its own (up to
+ * N_SHARDS, assigned to threads in turn), whose lock only a scrape ever
+ * contends for, and a scrape adds the shards up.
  *
  * Viewers are counted from the one thing every HLS player does on a live
  * channel: it reloads its variant playlist about once per target duration
@@ -73,6 +78,16 @@ kt_histogram_observe (KtHistogram *h, double value)
   h->counts[i]++;
   h->count++;
   h->sum += value;
+}
+
+void
+kt_histogram_add (KtHistogram *h, const KtHistogram *other)
+{
+  g_return_if_fail (h->n_bounds == other->n_bounds);
+  for (guint i = 0; i <= h->n_bounds; i++)
+    h->counts[i] += other->counts[i];
+  h->count += other->count;
+  h->sum += other->sum;
 }
 
 guint64
@@ -189,11 +204,29 @@ typedef struct {
   gint64 pruned_us;
 } KtViewerSet;
 
-struct _KtMetrics {
+#define N_SHARDS 16
+
+typedef struct {
   GMutex lock;         /* guards both tables */
   GHashTable *routes;  /* prefix → KtRouteStats* (owned) */
   GHashTable *viewers; /* "channel\nrendition" → KtViewerSet* (owned) */
+} KtMetricsShard;
+
+struct _KtMetrics {
+  KtMetricsShard shards[N_SHARDS];
 };
+
+/* The calling thread's shard: threads take shard numbers in turn, so the
+ * first N_SHARDS threads never share one. */
+static KtMetricsShard *
+my_shard (KtMetrics *metrics)
+{
+  static gint next_shard;
+  static __thread gint shard = -1;
+  if (shard < 0)
+    shard = (gint) ((guint) g_atomic_int_add (&next_shard, 1) % N_SHARDS);
+  return &metrics->shards[shard];
+}
 
 static void
 route_stats_free (gpointer data)
@@ -218,9 +251,12 @@ KtMetrics *
 kt_metrics_new (void)
 {
   KtMetrics *metrics = g_new0 (KtMetrics, 1);
-  g_mutex_init (&metrics->lock);
-  metrics->routes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, route_stats_free);
-  metrics->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, viewer_set_free);
+  for (guint i = 0; i < N_SHARDS; i++) {
+    KtMetricsShard *shard = &metrics->shards[i];
+    g_mutex_init (&shard->lock);
+    shard->routes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, route_stats_free);
+    shard->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, viewer_set_free);
+  }
   return metrics;
 }
 
@@ -229,10 +265,27 @@ kt_metrics_free (KtMetrics *metrics)
 {
   if (metrics == NULL)
     return;
-  g_hash_table_destroy (metrics->routes);
-  g_hash_table_destroy (metrics->viewers);
-  g_mutex_clear (&metrics->lock);
+  for (guint i = 0; i < N_SHARDS; i++) {
+    KtMetricsShard *shard = &metrics->shards[i];
+    g_hash_table_destroy (shard->routes);
+    g_hash_table_destroy (shard->viewers);
+    g_mutex_clear (&shard->lock);
+  }
   g_free (metrics);
+}
+
+/* @route's stats in @routes, made when missing. */
+static KtRouteStats *
+route_stats (GHashTable *routes, const char *route)
+{
+  KtRouteStats *r = g_hash_table_lookup (routes, route);
+  if (r == NULL) {
+    r = g_new0 (KtRouteStats, 1);
+    r->route = g_strdup (route);
+    r->latency = kt_histogram_new (kt_metrics_latency_bounds, kt_metrics_n_latency_bounds);
+    g_hash_table_insert (routes, r->route, r);
+  }
+  return r;
 }
 
 void
@@ -241,14 +294,9 @@ kt_metrics_count_request (KtMetrics *metrics, const char *route, guint status, g
 {
   if (route == NULL)
     route = "none";
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
-  KtRouteStats *r = g_hash_table_lookup (metrics->routes, route);
-  if (r == NULL) {
-    r = g_new0 (KtRouteStats, 1);
-    r->route = g_strdup (route);
-    r->latency = kt_histogram_new (kt_metrics_latency_bounds, kt_metrics_n_latency_bounds);
-    g_hash_table_insert (metrics->routes, r->route, r);
-  }
+  KtMetricsShard *shard = my_shard (metrics);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&shard->lock);
+  KtRouteStats *r = route_stats (shard->routes, route);
   r->requests[status / 100 < N_STATUS_CLASSES ? status / 100 : 0]++;
   r->bytes += bytes;
   r->alone += alone ? 1 : 0;
@@ -278,21 +326,30 @@ prune_viewers (KtViewerSet *v, gint64 now_us)
   return g_hash_table_size (v->seen);
 }
 
-void
-kt_metrics_viewer_seen (KtMetrics *metrics, const char *channel, const char *rendition,
-                        const char *client, gint64 now_us)
+/* @channel's @rendition set in @viewers, made when missing. */
+static KtViewerSet *
+viewer_set (GHashTable *viewers, const char *channel, const char *rendition, gint64 now_us)
 {
   g_autofree char *key = g_strconcat (channel, "\n", rendition, NULL);
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
-  KtViewerSet *v = g_hash_table_lookup (metrics->viewers, key);
+  KtViewerSet *v = g_hash_table_lookup (viewers, key);
   if (v == NULL) {
     v = g_new0 (KtViewerSet, 1);
     v->channel = g_strdup (channel);
     v->rendition = g_strdup (rendition);
     v->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
     v->pruned_us = now_us;
-    g_hash_table_insert (metrics->viewers, g_steal_pointer (&key), v);
+    g_hash_table_insert (viewers, g_steal_pointer (&key), v);
   }
+  return v;
+}
+
+void
+kt_metrics_viewer_seen (KtMetrics *metrics, const char *channel, const char *rendition,
+                        const char *client, gint64 now_us)
+{
+  KtMetricsShard *shard = my_shard (metrics);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&shard->lock);
+  KtViewerSet *v = viewer_set (shard->viewers, channel, rendition, now_us);
   guint64 id = client_hash (client);
   KtViewerSeen *seen = g_hash_table_lookup (v->seen, &id);
   if (seen == NULL) {
@@ -340,8 +397,41 @@ kt_metrics_write (KtMetrics *metrics, GString *out, gint64 now_us)
 {
   static const char *const classes[N_STATUS_CLASSES] = { "aborted", "1xx", "2xx",
                                                          "3xx",   "4xx", "5xx" };
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&metrics->lock);
-  g_autoptr (GPtrArray) routes = sorted_values (metrics->routes, compare_routes);
+  /* The shards added up: per route, and per rendition the players seen by
+   * any thread within the window (one player's connections may land on
+   * several threads, so the sets are united, not added). */
+  g_autoptr (GHashTable) all_routes =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, route_stats_free);
+  g_autoptr (GHashTable) all_viewers =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, viewer_set_free);
+  for (guint i = 0; i < N_SHARDS; i++) {
+    KtMetricsShard *shard = &metrics->shards[i];
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&shard->lock);
+    GHashTableIter iter;
+    KtRouteStats *r;
+    g_hash_table_iter_init (&iter, shard->routes);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &r)) {
+      KtRouteStats *sum = route_stats (all_routes, r->route);
+      for (guint c = 0; c < N_STATUS_CLASSES; c++)
+        sum->requests[c] += r->requests[c];
+      sum->bytes += r->bytes;
+      sum->alone += r->alone;
+      kt_histogram_add (sum->latency, r->latency);
+    }
+    KtViewerSet *v;
+    g_hash_table_iter_init (&iter, shard->viewers);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &v)) {
+      prune_viewers (v, now_us);
+      KtViewerSet *all = viewer_set (all_viewers, v->channel, v->rendition, now_us);
+      GHashTableIter seen_iter;
+      KtViewerSeen *seen;
+      g_hash_table_iter_init (&seen_iter, v->seen);
+      while (g_hash_table_iter_next (&seen_iter, (gpointer *) &seen, NULL))
+        if (!g_hash_table_contains (all->seen, &seen->client))
+          g_hash_table_add (all->seen, g_memdup2 (seen, sizeof *seen));
+    }
+  }
+  g_autoptr (GPtrArray) routes = sorted_values (all_routes, compare_routes);
 
   kt_metrics_family (out, "ketang_http_requests_total", "counter",
                      "HTTP requests, per route (the route table's prefix) and status class (aborted: the client left before the answer was written)");
@@ -374,12 +464,12 @@ kt_metrics_write (KtMetrics *metrics, GString *out, gint64 now_us)
                           r->route);
   }
 
-  g_autoptr (GPtrArray) sets = sorted_values (metrics->viewers, compare_viewer_sets);
+  g_autoptr (GPtrArray) sets = sorted_values (all_viewers, compare_viewer_sets);
   kt_metrics_family (out, "ketang_viewers", "gauge",
                      "Players that reloaded a channel's rendition playlist in the last 10 s");
   for (guint i = 0; i < sets->len; i++) {
     KtViewerSet *v = sets->pdata[i];
-    kt_metrics_sample (out, "ketang_viewers", prune_viewers (v, now_us), "channel", v->channel,
+    kt_metrics_sample (out, "ketang_viewers", g_hash_table_size (v->seen), "channel", v->channel,
                        "rendition", v->rendition, NULL);
   }
 }

@@ -16,6 +16,8 @@ KtHistogram *kt_histogram_new (const double *bounds, guint n_bounds /* ascending
 void kt_histogram_free (KtHistogram *histogram);
 void kt_histogram_observe (KtHistogram *histogram, double value);
 guint64 kt_histogram_count (const KtHistogram *histogram);
+/* Add @other's observations to @histogram (the same bounds). */
+void kt_histogram_add (KtHistogram *histogram, const KtHistogram *other);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtHistogram, kt_histogram_free)
 
