@@ -685,11 +685,13 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
   g_autoptr (GSocketAddress) local = probe ? g_socket_get_local_address (probe, error) : NULL;
   if (local != NULL) {
     g_socket_close (probe, NULL);
-    /* 0: one per processor, up to 16 (a container may see the host's
-     * processors; more are for whoever sets threads). */
+    /* 0: two per processor, up to 16. Each thread walks only its own
+     * connections' poll records, so more threads than cores carried more
+     * viewers (docs/serving.md); a container may see the host's processors,
+     * hence the cap, and whoever wants more sets threads. */
     guint n_threads = kt_config_get_int (kt_app_config (http->app), "server", "threads");
     if (n_threads == 0)
-      n_threads = MIN (g_get_num_processors (), 16);
+      n_threads = MIN (2 * g_get_num_processors (), 16);
     KtHttpThreadsHooks hooks = { make_server, answer_alone, dispatch, http, http->cancellable };
     http->threads = kt_http_threads_start (&hooks, n_threads,
                                            local, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
