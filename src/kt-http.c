@@ -425,10 +425,9 @@ typedef struct {
 } KtServed;
 
 static void
-mark_served (SoupServerMessage *msg, const char *route)
+mark_served (SoupServerMessage *msg)
 {
-  KtServed *served = g_new0 (KtServed, 1);
-  served->route = route;
+  KtServed *served = g_new0 (KtServed, 1); /* route NULL until one takes it */
   served->started_us = g_get_monotonic_time ();
   g_object_set_qdata_full (G_OBJECT (msg), served_quark, served, g_free);
 }
@@ -528,7 +527,7 @@ static gboolean
 answer_alone (SoupServerMessage *msg, gpointer user_data)
 {
   KtHttp *http = user_data;
-  mark_served (msg, NULL);
+  mark_served (msg);
   const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
   const char *method = soup_server_message_get_method (msg);
   if (path != NULL && g_str_equal (path, "/api/heartbeat") && g_str_equal (method, "POST")) {
