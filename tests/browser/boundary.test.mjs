@@ -71,6 +71,10 @@ try {
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   await page.goto(`${base}?channel=9`);
+  // The guide is fetched after the page loads; on a loaded machine that can
+  // take a moment, and a sample taken before it arrives says nothing about it.
+  await until("today's guide", () => page.evaluate(
+    () => document.querySelectorAll('#guide-list li').length > 0), 15_000);
 
   // Sample currentTime and the title from before A until after B starts.
   const samples = [];
