@@ -43,6 +43,8 @@ struct _KtApp {
   KtLibrary *library;
   KtSegmentStore *segments;
   GPtrArray *channels; /* KtChannel*, owned */
+  GMutex roster_lock;  /* guards roster */
+  GHashTable *roster;  /* the channels' ids, for the serving threads (kt_app_channel_listed) */
   GTimeZone *timezone;
   KtSlates *slates;
   KtTimetable *timetable;
@@ -53,6 +55,8 @@ struct _KtApp {
   KtPlaylistBoard *playlist_board; /* live playlists for the serving threads */
   KtLive *live;
 };
+
+static void publish_roster (KtApp *app);
 
 #define HORIZON_US (G_GINT64_CONSTANT (62) * 24 * 3600 * G_USEC_PER_SEC)
 #define HOUSEKEEPING_MS 5000
@@ -84,6 +88,8 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   app->config = config;
   app->demo = demo;
   app->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) kt_channel_free);
+  g_mutex_init (&app->roster_lock);
+  app->roster = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   app->metrics = kt_metrics_new ();
   app->playlist_board = kt_playlist_board_new ();
 
@@ -125,6 +131,7 @@ kt_app_new (KtConfig *config, gboolean demo, GError **error)
   if (demo)
     g_ptr_array_add (app->channels,
                      kt_channel_new ("1", kt_config_get_string (config, "channel", "name")));
+  publish_roster (app);
   app->demo_item_id = make_demo_item_id (app);
   return g_steal_pointer (&app);
 }
@@ -172,6 +179,28 @@ start_demo (KtApp *app, GError **error)
   return TRUE;
 }
 
+/* The serving threads answer some requests without the main thread
+ * (kt-http-threads.c), and a heartbeat must name a channel that exists:
+ * they read the ids here, copied whenever the channels change. */
+static void
+publish_roster (KtApp *app)
+{
+  g_mutex_lock (&app->roster_lock);
+  g_hash_table_remove_all (app->roster);
+  for (guint i = 0; i < app->channels->len; i++)
+    g_hash_table_add (app->roster, g_strdup (kt_channel_id (app->channels->pdata[i])));
+  g_mutex_unlock (&app->roster_lock);
+}
+
+gboolean
+kt_app_channel_listed (KtApp *app, const char *id)
+{
+  g_mutex_lock (&app->roster_lock);
+  gboolean listed = g_hash_table_contains (app->roster, id);
+  g_mutex_unlock (&app->roster_lock);
+  return listed;
+}
+
 /* Make the channels match the timetable: one per calendar in force (the demo
  * keeps channel 1), each airing its lessons. */
 static void
@@ -207,6 +236,7 @@ apply_timetable (KtApp *app)
       g_ptr_array_remove_index (app->channels, i);
     }
   }
+  publish_roster (app);
   if (app->live)
     kt_live_update_channels (app->live);
 }
@@ -356,6 +386,8 @@ kt_app_free (KtApp *app)
     return;
   kt_app_stop (app);
   g_clear_pointer (&app->channels, g_ptr_array_unref);
+  g_clear_pointer (&app->roster, g_hash_table_unref);
+  g_mutex_clear (&app->roster_lock);
   g_clear_pointer (&app->slates, kt_slates_free);
   g_clear_pointer (&app->segments, kt_segment_store_free);
   g_clear_pointer (&app->library, kt_library_free);

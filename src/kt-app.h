@@ -74,6 +74,9 @@ typedef struct _KtLive KtLive;
 KtLive *kt_app_live (KtApp *app);
 GPtrArray *kt_app_channels (KtApp *app); /* KtChannel* */
 KtChannel *kt_app_find_channel (KtApp *app, const char *id);
+/* Whether a channel of that id exists: from any thread (the others are main
+ * thread only). */
+gboolean kt_app_channel_listed (KtApp *app, const char *id);
 GTimeZone *kt_app_timezone (KtApp *app);
 /* Reload changed schedule files now (the watcher does it by itself after a
  * short quiet period). */

@@ -88,22 +88,29 @@ get_string (JsonObject *o, const char *name, const char **out)
   return TRUE;
 }
 
-/* Count one heartbeat object of @msg. FALSE with @refusal filled in when
- * it is refused. */
-static gboolean
-beat_one (KtApp *app, SoupServerMessage *msg, JsonObject *o, KtHttpRefusal *refusal)
-{
-  const char *token, *code, *viewer, *name, *phone, *channel_id, *state_text;
+/* What one heartbeat object says, its shape checked: no lookups, so any
+ * thread can read it. The strings are the object's. */
+typedef struct {
+  const char *token, *code, *viewer, *name, *phone, *channel_id;
   char phone_digits[PHONE_MAX + 1];
-  KtHeartbeat hb = { 0, NULL, NULL, KT_PLAY_PAUSED, -1, NULL, 0 };
-  if (!get_string (o, "token", &token) || !get_string (o, "code", &code) ||
-      !get_string (o, "viewer", &viewer) || !get_string (o, "name", &name) ||
-      !get_string (o, "phone", &phone) || (phone && !phone_ok (phone, phone_digits)) ||
-      !get_string (o, "channel", &channel_id) || !get_string (o, "state", &state_text) ||
-      channel_id == NULL || !kt_play_state_from_string (state_text, &hb.state) ||
-      (viewer && !viewer_id_ok (viewer)) || (code && !kt_http_code_well_formed (code)) ||
-      (name && (strlen (name) > NAME_MAX_BYTES)) ||
-      (token == NULL && code == NULL && viewer == NULL)) {
+  KtPlayState state;
+  gint64 headcount; /* -1: not given */
+} KtBeatFields;
+
+static gboolean
+read_beat (JsonObject *o, KtBeatFields *f, KtHttpRefusal *refusal)
+{
+  const char *state_text;
+  f->headcount = -1;
+  if (!get_string (o, "token", &f->token) || !get_string (o, "code", &f->code) ||
+      !get_string (o, "viewer", &f->viewer) || !get_string (o, "name", &f->name) ||
+      !get_string (o, "phone", &f->phone) || (f->phone && !phone_ok (f->phone, f->phone_digits)) ||
+      !get_string (o, "channel", &f->channel_id) || !get_string (o, "state", &state_text) ||
+      f->channel_id == NULL || !kt_play_state_from_string (state_text, &f->state) ||
+      (f->viewer && !viewer_id_ok (f->viewer)) ||
+      (f->code && !kt_http_code_well_formed (f->code)) ||
+      (f->name && (strlen (f->name) > NAME_MAX_BYTES)) ||
+      (f->token == NULL && f->code == NULL && f->viewer == NULL)) {
     refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
     refusal->message = g_strdup ("expected {\"token\" or \"code\" or \"viewer\" (with \"name\" "
                                  "and \"phone\"?, or \"code\"), \"channel\", \"state\": "
@@ -119,37 +126,61 @@ beat_one (KtApp *app, SoupServerMessage *msg, JsonObject *o, KtHttpRefusal *refu
                                           HEADCOUNT_MAX);
       return FALSE;
     }
-    hb.headcount = json_node_get_int (headcount);
+    f->headcount = json_node_get_int (headcount);
   }
-  if (viewer != NULL && code == NULL && token == NULL && (name == NULL || name[0] == '\0')) {
+  if (f->viewer != NULL && f->code == NULL && f->token == NULL &&
+      (f->name == NULL || f->name[0] == '\0')) {
     refusal->status = SOUP_STATUS_BAD_REQUEST, refusal->code = "bad-request";
     refusal->message
         = g_strdup ("a person at home gives a name (and a phone), or a viewing point's code");
     return FALSE;
   }
+  return TRUE;
+}
+
+/* A person at home, by name: counted as one, of no room. */
+static KtHeartbeat
+person_beat (const KtBeatFields *f)
+{
+  return (KtHeartbeat) { .state = f->state,
+                         .headcount = -1, /* a person is one */
+                         .viewer = f->viewer,
+                         .name = f->name,
+                         .phone = f->phone ? f->phone_digits : NULL };
+}
+
+/* Count one heartbeat object of @msg. FALSE with @refusal filled in when
+ * it is refused. */
+static gboolean
+beat_one (KtApp *app, SoupServerMessage *msg, JsonObject *o, KtHttpRefusal *refusal)
+{
+  KtBeatFields f;
+  if (!read_beat (o, &f, refusal))
+    return FALSE;
   g_autoptr (KtViewpoint) viewpoint = NULL;
-  if (token != NULL || code != NULL) {
+  if (f.token != NULL || f.code != NULL) {
     /* The client's address (for the code guard) is a string libsoup makes
      * when first asked: not asked for people at home, who give neither. */
-    viewpoint = kt_http_lookup_viewpoint (app, soup_server_message_get_remote_host (msg), token,
-                                          code, refusal);
+    viewpoint = kt_http_lookup_viewpoint (app, soup_server_message_get_remote_host (msg), f.token,
+                                          f.code, refusal);
     if (viewpoint == NULL)
       return FALSE;
   }
-  if (viewpoint != NULL && (viewer == NULL || token != NULL)) {
-    hb.viewpoint_id = viewpoint->id; /* the room itself */
+  KtHeartbeat hb = person_beat (&f);
+  if (viewpoint != NULL && (f.viewer == NULL || f.token != NULL)) {
+    hb.viewer = NULL; /* the room itself */
+    hb.phone = NULL;
+    hb.viewpoint_id = viewpoint->id;
     hb.name = viewpoint->name;
+    hb.headcount = f.headcount;
   } else {
-    hb.viewer = viewer; /* one person, perhaps of a room */
-    hb.name = name ? name : "";
-    hb.phone = phone ? phone_digits : NULL;
+    hb.name = f.name ? f.name : ""; /* one person, perhaps of a room */
     hb.member_of = viewpoint ? viewpoint->id : 0;
-    hb.headcount = -1;  /* a person is one */
   }
-  KtChannel *channel = kt_app_find_channel (app, channel_id);
+  KtChannel *channel = kt_app_find_channel (app, f.channel_id);
   if (channel == NULL) {
     refusal->status = SOUP_STATUS_NOT_FOUND, refusal->code = "not-found";
-    refusal->message = g_strdup_printf ("no channel “%s”", channel_id);
+    refusal->message = g_strdup_printf ("no channel “%s”", f.channel_id);
     return FALSE;
   }
   kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
@@ -199,10 +230,16 @@ beat_batch (KtApp *app, SoupServerMessage *msg, JsonArray *beats)
   kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
-/* Heartbeats come by the ten thousand a second and everything but parsing
- * them needs the main thread (viewing points, attendance). Parsing is a
- * third of the work, so the serving thread that received the request does
- * it (kt_http_heartbeat_prepare) and leaves the parser on the message. */
+/* Heartbeats come by the ten thousand a second. A person at home who gives
+ * a name needs no lookup: only that the channel exists, which any thread
+ * may ask (kt_app_channel_listed). So the serving thread that received such
+ * a heartbeat answers it by itself (kt_http_heartbeat_answer_alone) and
+ * sends the main thread a small record to count, with no round trip. A
+ * viewing point's token or code needs kt-viewpoint and the code guard,
+ * which live on the main thread: that heartbeat is handed over as other
+ * requests are, and the serving thread leaves its parse on the message,
+ * parsing being a third of the work. A heartbeat answered alone is lost
+ * only if the server stops in the instant between answer and count. */
 G_DEFINE_QUARK (kt-http-parsed-beat, parsed_beat)
 
 typedef struct {
@@ -234,11 +271,69 @@ parse_beat (SoupServerMessage *msg)
   return parsed;
 }
 
-void
-kt_http_heartbeat_prepare (SoupServerMessage *msg)
+/* A person's heartbeat answered on a serving thread, on its way to be
+ * counted on the main thread: the fields copied out of the parser, and the
+ * time it came at (the main thread may get to it a little later). */
+typedef struct {
+  KtApp *app;
+  char *channel_id, *viewer, *name, *phone; /* phone: digits, or NULL */
+  KtPlayState state;
+  gint64 at_us;
+} KtPersonBeat;
+
+static void
+person_beat_free (gpointer data)
 {
-  g_object_set_qdata_full (G_OBJECT (msg), parsed_beat_quark (), parse_beat (msg),
-                           parsed_beat_free);
+  KtPersonBeat *beat = data;
+  g_free (beat->channel_id);
+  g_free (beat->viewer);
+  g_free (beat->name);
+  g_free (beat->phone);
+  g_free (beat);
+}
+
+/* On the main thread. The channel was there when the beat was answered; one
+ * dropped since has nothing left to count it on. */
+static void
+count_person_beat (gpointer data)
+{
+  KtPersonBeat *beat = data;
+  KtChannel *channel = kt_app_find_channel (beat->app, beat->channel_id);
+  KtAttendance *attendance = kt_app_attendance (beat->app);
+  if (channel != NULL && attendance != NULL) {
+    KtHeartbeat hb = { .state = beat->state, .headcount = -1, .viewer = beat->viewer,
+                       .name = beat->name, .phone = beat->phone };
+    kt_attendance_heartbeat (attendance, channel, &hb, beat->at_us);
+  }
+  person_beat_free (beat);
+}
+
+gboolean
+kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg)
+{
+  g_autoptr (KtParsedBeat) parsed = parse_beat (msg);
+  KtBeatFields f;
+  KtHttpRefusal refusal = { 0 };
+  if (parsed->root == NULL || !JSON_NODE_HOLDS_OBJECT (parsed->root) || parsed->len > 4096 ||
+      !read_beat (json_node_get_object (parsed->root), &f, &refusal) || f.token != NULL ||
+      f.code != NULL || !kt_app_channel_listed (app, f.channel_id)) {
+    g_free (refusal.message);
+    g_object_set_qdata_full (G_OBJECT (msg), parsed_beat_quark (), g_steal_pointer (&parsed),
+                             parsed_beat_free);
+    return FALSE;
+  }
+  KtHeartbeat hb = person_beat (&f);
+  KtPersonBeat *beat = g_new0 (KtPersonBeat, 1);
+  *beat = (KtPersonBeat) { app,
+                           g_strdup (f.channel_id),
+                           g_strdup (hb.viewer),
+                           g_strdup (hb.name),
+                           g_strdup (hb.phone),
+                           hb.state,
+                           kt_clock_now_us () };
+  kt_http_to_main (http, count_person_beat, person_beat_free, beat);
+  kt_http_json_static (msg, SOUP_STATUS_OK, "{}"); /* why not 204: kt_http_heartbeat_handle */
+  return TRUE;
 }
 
 void

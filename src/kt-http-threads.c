@@ -159,6 +159,13 @@ kt_http_threads_release (SoupServerMessage *msg)
     kt_inbox_post (forward->home, resume_forward, drop_forward, forward);
 }
 
+void
+kt_http_threads_to_main (KtHttpThreads *threads, KtInboxFunc run, KtInboxFunc drop,
+                         gpointer data)
+{
+  kt_inbox_post (threads->main_inbox, run, drop, data);
+}
+
 /* On a serving thread: every request. */
 static void
 on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,

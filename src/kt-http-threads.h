@@ -2,6 +2,8 @@
 
 #include <libsoup/soup.h>
 
+#include "kt-inbox.h"
+
 G_BEGIN_DECLS
 
 /* The HTTP serving threads: who accepts connections, which thread answers
@@ -37,6 +39,12 @@ GSList *kt_http_threads_uris (KtHttpThreads *threads);
 /* Bind a TCP socket with the largest listen backlog to @address, with
  * SO_REUSEPORT when @reuse_port. */
 GSocket *kt_http_bound_socket (GSocketAddress *address, gboolean reuse_port, GError **error);
+
+/* From a serving thread: @run(@data) on the main thread, in the order
+ * posted, with the requests handed over; @drop(@data) instead if the
+ * threads stop first. */
+void kt_http_threads_to_main (KtHttpThreads *threads, KtInboxFunc run, KtInboxFunc drop,
+                              gpointer data);
 
 /* On the main thread, in dispatch: @msg will be answered after dispatch
  * returns; kt_http_threads_release gives it back to its thread. */

@@ -531,8 +531,12 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
   const char *method = soup_server_message_get_method (msg);
   if (path != NULL && g_str_equal (path, "/api/heartbeat") && g_str_equal (method, "POST")) {
-    kt_http_heartbeat_prepare (msg);
-    return FALSE;
+    if (!kt_http_heartbeat_answer_alone (http, http->app, msg))
+      return FALSE;
+    KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
+    served->route = "/api/heartbeat";
+    served->alone = TRUE;
+    return TRUE;
   }
   if (path == NULL || strchr (path, '%') != NULL || strchr (path, '\\') != NULL ||
       !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
@@ -706,6 +710,12 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
   }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return TRUE;
+}
+
+void
+kt_http_to_main (KtHttp *http, KtInboxFunc run, KtInboxFunc drop, gpointer data)
+{
+  kt_http_threads_to_main (http->threads, run, drop, data);
 }
 
 const char *

@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "kt-app.h"
+#include "kt-inbox.h"
 #include "kt-viewpoint.h"
 
 G_BEGIN_DECLS
@@ -96,9 +97,14 @@ void kt_http_uploads_recover (KtApp *app);
 void kt_http_lessons_handle (KtApp *app, KtRequest *request);
 void kt_http_library_handle (KtApp *app, KtRequest *request);
 void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
-/* On the serving thread that received a POST /api/heartbeat: parse its
- * body there, for kt_http_heartbeat_handle on the main thread. */
-void kt_http_heartbeat_prepare (SoupServerMessage *msg);
+/* On the serving thread that received a POST /api/heartbeat: answer it
+ * there if it is a person's by name on a channel that exists (the main
+ * thread counts it soon after), else parse its body for
+ * kt_http_heartbeat_handle on the main thread and return FALSE. */
+gboolean kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg);
+/* From a serving thread: @run(@data) on the main thread, soon and in order;
+ * @drop(@data) instead, on any thread, if the server stops first. */
+void kt_http_to_main (KtHttp *http, KtInboxFunc run, KtInboxFunc drop, gpointer data);
 void kt_http_attendance_handle (KtApp *app, KtRequest *request);
 void kt_http_viewpoints_handle (KtApp *app, KtRequest *request);
 void kt_http_publish_handle (KtApp *app, KtRequest *request);

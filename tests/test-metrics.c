@@ -58,6 +58,10 @@ test_counters_move_with_traffic (void)
       app, "POST", "/api/heartbeat", NULL, "application/json",
       "{\"viewer\": \"a\", \"name\": \"张三\", \"channel\": \"1\", \"state\": \"playing\"}");
   g_assert_cmpuint (beat->status, ==, 200);
+  g_autoptr (KtTestResponse) astray = kt_test_request_body (
+      app, "POST", "/api/heartbeat", NULL, "application/json",
+      "{\"viewer\": \"a\", \"name\": \"张三\", \"channel\": \"99\", \"state\": \"playing\"}");
+  g_assert_cmpuint (astray->status, ==, 404);
   kt_clock_advance (6 * G_USEC_PER_SEC); /* past flush_seconds: the batch is written */
   g_assert_false (kt_store_exec (kt_app_store (app), "SELECT nothing FROM no_such_table", NULL));
 
@@ -67,11 +71,14 @@ test_counters_move_with_traffic (void)
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/media/\",status=\"2xx\"}"), ==, 2);
   /* Viewer c's playlist was already built in this slot, and the second
    * segment's item was known after the first: the serving threads answered
-   * those alone. A heartbeat always needs the main thread. */
+   * those alone, and the person's heartbeat on channel 1; the one naming
+   * no channel went to the main thread, which refused it. */
   g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/live/\"}"), >=, 1);
   g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/media/\"}"), >=, 1);
-  g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/api/heartbeat\"}"), ==, 0);
+  g_assert_cmpfloat (MOVED ("ketang_http_answered_alone_total{route=\"/api/heartbeat\"}"), ==, 1);
   g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/api/heartbeat\",status=\"2xx\"}"),
+                     ==, 1);
+  g_assert_cmpfloat (MOVED ("ketang_http_requests_total{route=\"/api/heartbeat\",status=\"4xx\"}"),
                      ==, 1);
   g_assert_cmpfloat (MOVED ("ketang_http_response_bytes_total{route=\"/media/\"}"), ==,
                      segment_bytes);
