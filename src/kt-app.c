@@ -5,8 +5,9 @@
  *   start: data dir → store (migrations) → auth → library (cleans abandoned
  *          jobs) → channels → HTTP listening → programmes (demo render if needed)
  *          → attendance (closes sessions a previous process left open)
- *   stop:  jobs (pipelines to NULL) → HTTP (cancels logins being checked)
- *          → attendance flush → (free) channels, library, auth, store
+ *   stop:  jobs (pipelines stopped on their own threads, waited for a
+ *          bounded time: kt-pipeline-stop.c) → HTTP (cancels logins being
+ *          checked) → attendance flush → (free) channels, library, auth, store
  *
  * The demo lesson (--demo) is an ordinary library item made by the
  * demo-lesson pipeline. Its id is derived from what shapes it (title,
@@ -23,6 +24,7 @@
 #include "kt-clock.h"
 #include "kt-http.h"
 #include "kt-live.h"
+#include "kt-pipeline-stop.h"
 #include "kt-slates.h"
 #include "kt-timetable.h"
 
@@ -60,6 +62,7 @@ static void publish_roster (KtApp *app);
 
 #define HORIZON_US (G_GINT64_CONSTANT (62) * 24 * 3600 * G_USEC_PER_SEC)
 #define HOUSEKEEPING_MS 5000
+#define STOPS_WAIT_US (10 * G_USEC_PER_SEC)
 
 static char *
 make_demo_item_id (KtApp *app)
@@ -369,6 +372,9 @@ kt_app_stop (KtApp *app)
   g_clear_pointer (&app->timetable, kt_timetable_free);
   if (app->library)
     kt_library_stop_jobs (app->library);
+  /* The jobs cut short stop on threads of their own; their files should be
+   * closed before the process ends, but a wedged one must not hold it. */
+  kt_pipeline_stops_wait (STOPS_WAIT_US);
   g_clear_pointer (&app->http, kt_http_free);
   if (app->attendance) {
     g_autoptr (GError) error = NULL;

@@ -27,6 +27,7 @@
 
 #include "kt-house-job.h"
 #include "kt-hls.h"
+#include "kt-pipeline-stop.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -262,6 +263,14 @@ kt_house_job_dir (KtHouseJob *job)
   return job->dir;
 }
 
+static void
+job_memory_free (gpointer data)
+{
+  KtHouseJob *job = data;
+  g_free (job->dir);
+  g_free (job);
+}
+
 void
 kt_house_job_free (KtHouseJob *job)
 {
@@ -269,10 +278,14 @@ kt_house_job_free (KtHouseJob *job)
     return;
   if (job->bus_watch)
     g_source_remove (job->bus_watch);
-  if (job->pipeline) {
-    gst_element_set_state (job->pipeline, GST_STATE_NULL);
-    gst_object_unref (job->pipeline);
+  if (job->pipeline && !job->finished) {
+    /* Cut short: stopped on a thread of its own (kt-pipeline-stop.c), as a
+     * stop mid-stream can wedge; its pad probe writes encoded_ms until then,
+     * so the job's memory goes with the pipeline. */
+    kt_pipeline_stop (g_steal_pointer (&job->pipeline), job_memory_free, job);
+    return;
   }
-  g_free (job->dir);
-  g_free (job);
+  if (job->pipeline) /* already NULL: finish() drained it first */
+    gst_object_unref (job->pipeline);
+  job_memory_free (job);
 }
