@@ -43,6 +43,7 @@ struct _KtHouseJob {
   guint opened[8]; /* fragments opened, per kt_renditions index */
   gint encoded_ms; /* atomic: end of the last 720p buffer in running time, written by
                       its streaming thread's pad probe, read on the main context */
+  gint64 first_encoded_us; /* atomic: monotonic time of the first 720p buffer, 0 before */
   KtHouseJobDone done;
   gpointer user_data;
   gboolean playing; /* prerolled and set to PLAYING */
@@ -94,6 +95,13 @@ on_buffer_track (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       g_atomic_int_set (ms, (gint) MIN (running / GST_MSECOND, G_MAXINT));
   }
   return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_first_encoded (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  __atomic_store_n ((gint64 *) user_data, g_get_monotonic_time (), __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_REMOVE;
 }
 
 void
@@ -214,8 +222,11 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
 
   g_autoptr (GstElement) rend = gst_bin_get_by_name (GST_BIN (pipeline), "rend_720p");
   g_autoptr (GstPad) video = rend ? gst_element_get_static_pad (rend, "video") : NULL;
-  if (video)
+  if (video) {
     kt_house_job_track_running_ms (video, &job->encoded_ms);
+    gst_pad_add_probe (video, GST_PAD_PROBE_TYPE_BUFFER, on_first_encoded, &job->first_encoded_us,
+                       NULL);
+  }
 
   /* Prerolled first: splitmuxsink forgets queued split times when it goes
    * from READY to PAUSED, so they are queued on ASYNC_DONE, then PLAYING. */
@@ -249,6 +260,12 @@ gint64
 kt_house_job_encoded_us (KtHouseJob *job)
 {
   return (gint64) g_atomic_int_get (&job->encoded_ms) * 1000;
+}
+
+gint64
+kt_house_job_encoding_since_us (KtHouseJob *job)
+{
+  return __atomic_load_n (&job->first_encoded_us, __ATOMIC_ACQUIRE);
 }
 
 guint

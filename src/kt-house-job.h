@@ -33,9 +33,13 @@ KtHouseJob *kt_house_job_start (GstElement *pipeline, const char *dir, gint64 du
 double kt_house_job_progress (KtHouseJob *job);
 /* Running time encoded so far (the 720p rendition), µs. */
 gint64 kt_house_job_encoded_us (KtHouseJob *job);
+/* When (monotonic µs) the first encoded picture came out, 0 before: what
+ * came before it was start-up, not encoding. */
+gint64 kt_house_job_encoding_since_us (KtHouseJob *job);
 guint kt_house_job_segment_count (KtHouseJob *job);
 const char *kt_house_job_dir (KtHouseJob *job);
-/* Stops the pipeline (to NULL) without calling @done. */
+/* Stops the pipeline without calling @done (cut short: on a thread of its
+ * own, kt-pipeline-stop.h). */
 void kt_house_job_free (KtHouseJob *job);
 
 /* Borrowed while the job lives; stopped (NULL) once @done was called. */

@@ -25,7 +25,6 @@ typedef struct {
   char *item_id;
   KtHouseJob *job;
   KtImport *import; /* owned; NULL for made items */
-  gint64 started_us; /* monotonic, for the estimate of time left */
   KtLibraryItemDone done;
   gpointer user_data;
 } KtLibraryJob;

@@ -408,7 +408,6 @@ kt_library_start_job (KtLibrary *library, const char *id, GstElement *pipeline,
   lj->item_id = g_strdup (id);
   lj->done = done;
   lj->user_data = user_data;
-  lj->started_us = g_get_monotonic_time ();
   g_autoptr (GError) start_error = NULL;
   lj->job = kt_house_job_start (pipeline, tmp_dir, duration_us, on_job_done, lj, &start_error);
   if (lj->job == NULL) {
@@ -444,12 +443,16 @@ kt_library_job_eta_us (KtLibrary *library, const char *id)
   if (lj == NULL)
     return -1;
   double done = kt_house_job_progress (lj->job);
-  gint64 elapsed = g_get_monotonic_time () - lj->started_us;
-  /* The first frames cost pipeline start-up, not encoding: wait for a
-   * little progress before extrapolating. */
-  if (done < 0.02 || elapsed < G_USEC_PER_SEC / 2)
+  /* Extrapolated from the first encoded picture, not from the job's start:
+   * start-up (the pipeline, the probe, the encoders' lookahead) is no part
+   * of the rate, and on a short clip on a busy machine it was most of the
+   * time, which made a few seconds' work say a minute and a half. A little
+   * progress first, too. */
+  gint64 since = kt_house_job_encoding_since_us (lj->job);
+  gint64 encoding = g_get_monotonic_time () - since;
+  if (done < 0.02 || since == 0 || encoding < G_USEC_PER_SEC / 2)
     return -1;
-  return (gint64) (elapsed * (1.0 - done) / done);
+  return (gint64) (encoding * (1.0 - done) / done);
 }
 
 void
