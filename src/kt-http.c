@@ -20,7 +20,8 @@
  * status codes.
  *
  * Connections live on the HTTP serving threads (kt-http-threads.c), which
- * answer segments and current playlists themselves (answer_alone) and hand
+ * answer segments, current playlists and people's heartbeats themselves
+ * (answer_alone) and hand
  * every other request to the main thread, where the route table runs
  * (dispatch) like the rest of ketang. So a handler runs on the main context
  * and must never block: it answers from memory (playlists, mapped segments)
@@ -521,7 +522,8 @@ dispatch (SoupServerMessage *msg, gpointer user_data)
 }
 
 /* On a serving thread: the viewers' requests that shared state answers
- * (kt_http_live_answer_alone). Anything unusual about the path (an escape,
+ * (kt_http_live_answer_alone, kt_http_media_answer_alone,
+ * kt_http_heartbeat_answer_alone). Anything unusual about the path (an escape,
  * a dot segment, another shape) goes to dispatch, which checks it fully. */
 static gboolean
 answer_alone (SoupServerMessage *msg, gpointer user_data)
