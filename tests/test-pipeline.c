@@ -1,7 +1,9 @@
 /* kt-pipeline: only whitelisted, quoted variables are substituted, values
  * cannot break out of their quotes, and missing named elements are caught. */
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include "kt-pipeline-stop.h"
 #include "kt-pipeline.h"
 #include "test-utils.h"
 
@@ -99,6 +101,60 @@ test_shipped_demo_template_builds (void)
   gst_object_unref (p);
 }
 
+static void
+note_thread (gpointer data)
+{
+  *(GThread **) data = g_thread_self ();
+}
+
+/* A pipeline stopped in the middle of its stream, as the server stopping
+ * mid-render does: kt_pipeline_stop takes it, the pipeline ends at NULL,
+ * the caller's clean-up runs after that and on another thread, and
+ * kt_pipeline_stops_wait sees every stop done. The pipeline writes through
+ * splitmuxsink from a live source, the shape that can wedge a stop. */
+static void
+test_stop_mid_stream (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  g_autofree char *description = g_strdup_printf (
+      "videotestsrc is-live=true ! video/x-raw,width=160,height=90,framerate=25/1 ! "
+      "x264enc speed-preset=ultrafast key-int-max=5 ! h264parse ! "
+      "splitmuxsink muxer=mpegtsmux max-size-time=200000000 location=\"%s/%%05d.ts\"",
+      dir);
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch (description, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  guint opened = 0;
+  while (opened < 3) { /* mid-stream: a few fragments written, one open */
+    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (
+        bus, 20 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ELEMENT);
+    opened += gst_structure_has_name (gst_message_get_structure (m), "splitmuxsink-fragment-opened");
+  }
+
+  g_autoptr (GstElement) kept = gst_object_ref (pipeline);
+  GThread *cleaned_on = NULL;
+  kt_pipeline_stop (pipeline, note_thread, &cleaned_on);
+  g_assert_true (kt_pipeline_stops_wait (10 * G_USEC_PER_SEC));
+  g_assert_nonnull (cleaned_on);
+  g_assert_true (cleaned_on != g_thread_self ());
+  GstState state = GST_STATE_VOID_PENDING;
+  gst_element_get_state (kept, &state, NULL, 0);
+  g_assert_cmpint (state, ==, GST_STATE_NULL);
+  for (guint i = 0; i < opened; i++) { /* every fragment closed whole */
+    g_autofree char *file = g_strdup_printf ("%s/%05u.ts", dir, i);
+    GStatBuf st;
+    g_assert_cmpint (g_stat (file, &st), ==, 0);
+    g_assert_cmpint (st.st_size, >, 0);
+    g_assert_cmpint (st.st_size % 188, ==, 0);
+  }
+  kt_test_rmtree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -109,5 +165,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/injection-stays-a-value", test_injection_stays_a_value);
   g_test_add_func ("/pipeline/required-elements", test_required_elements);
   g_test_add_func ("/pipeline/shipped-demo-template-builds", test_shipped_demo_template_builds);
+  g_test_add_func ("/pipeline/stop-mid-stream", test_stop_mid_stream);
   return g_test_run ();
 }
