@@ -63,6 +63,7 @@
 #include "kt-config.h"
 #include "kt-hls.h"
 #include "kt-house-job.h"
+#include "kt-pipeline-stop.h"
 #include "kt-pipeline.h"
 
 #include <errno.h>
@@ -72,6 +73,7 @@
 G_DEFINE_QUARK (kt-live-error-quark, kt_live_error)
 
 #define ADMIT_TIMEOUT_US (2 * G_USEC_PER_SEC)
+#define DRAIN_US (G_USEC_PER_SEC) /* the main thread waits this long at most */
 /* Where the recording's clock starts. The offset that moves the first
  * picture to the recording's clock must be positive: a negative pad offset
  * is applied by moving the segment's start, and the AAC encoder's first
@@ -815,6 +817,13 @@ kt_live_encoder_free (KtLiveEncoder *encoder)
   if (encoder->bus_watch)
     g_source_remove (encoder->bus_watch);
   if (encoder->pipeline) {
+    /* Cut while pictures flow (the talk's slot over, the server stopping):
+     * drained first, as a stop mid-stream through splitmuxsink can wedge
+     * (kt-pipeline-stop.c). Here, not on a thread of its own: the next
+     * listener binds the same SRT port as soon as this returns. A listener
+     * that never had a picture has nothing in flight to drain. */
+    if (!encoder->ended && kt_live_encoder_first_picture_us (encoder) > 0)
+      g_debug ("encoder stopped mid-stream %s", kt_pipeline_drain (encoder->pipeline, DRAIN_US));
     gst_element_set_state (encoder->pipeline, GST_STATE_NULL);
     gst_object_unref (encoder->pipeline);
   }

@@ -40,24 +40,29 @@ static GMutex stops_lock;
 static GCond stops_done;
 static guint stops_running;
 
+const char *
+kt_pipeline_drain (GstElement *pipeline, gint64 timeout_us)
+{
+  GstState state = GST_STATE_NULL;
+  gst_element_get_state (pipeline, &state, NULL, 0);
+  /* EOS only travels through a pipeline that streams; one still prerolling
+   * has no buffer in flight through its sinks to drain. */
+  if (state != GST_STATE_PLAYING || !gst_element_send_event (pipeline, gst_event_new_eos ()))
+    return "without draining (not playing)";
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) end = gst_bus_timed_pop_filtered (bus, timeout_us * GST_USECOND,
+                                                           GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  return end == NULL                                  ? "not drained in time"
+         : GST_MESSAGE_TYPE (end) == GST_MESSAGE_EOS ? "drained"
+                                                      : "ended by an error";
+}
+
 static gpointer
 stop_pipeline (gpointer data)
 {
   KtPipelineStop *stop = data;
   gint64 started_us = g_get_monotonic_time ();
-  GstState state = GST_STATE_NULL;
-  gst_element_get_state (stop->pipeline, &state, NULL, 0);
-  /* EOS only travels through a pipeline that streams; one still prerolling
-   * has no buffer in flight through its sinks to drain. */
-  const char *how = "without draining (not playing)";
-  if (state == GST_STATE_PLAYING && gst_element_send_event (stop->pipeline, gst_event_new_eos ())) {
-    g_autoptr (GstBus) bus = gst_element_get_bus (stop->pipeline);
-    g_autoptr (GstMessage) end = gst_bus_timed_pop_filtered (bus, DRAIN_US * GST_USECOND,
-                                                             GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    how = end == NULL                                 ? "not drained in time"
-          : GST_MESSAGE_TYPE (end) == GST_MESSAGE_EOS ? "drained"
-                                                      : "ended by an error";
-  }
+  const char *how = kt_pipeline_drain (stop->pipeline, DRAIN_US);
   gst_element_set_state (stop->pipeline, GST_STATE_NULL);
   g_debug ("pipeline=%s stopped mid-stream %s in %.2f s", GST_OBJECT_NAME (stop->pipeline), how,
            (g_get_monotonic_time () - started_us) / 1e6);
