@@ -276,8 +276,8 @@ parse_beat (SoupServerMessage *msg)
  * time it came at (the main thread may get to it a little later). */
 typedef struct {
   KtApp *app;
-  char *channel_id, *viewer, *name, *phone; /* phone: digits, or NULL */
-  KtPlayState state;
+  char *channel_id;
+  KtHeartbeat hb; /* person_beat's, its strings copied (owned) */
   gint64 at_us;
 } KtPersonBeat;
 
@@ -286,9 +286,9 @@ person_beat_free (gpointer data)
 {
   KtPersonBeat *beat = data;
   g_free (beat->channel_id);
-  g_free (beat->viewer);
-  g_free (beat->name);
-  g_free (beat->phone);
+  g_free ((char *) beat->hb.viewer);
+  g_free ((char *) beat->hb.name);
+  g_free ((char *) beat->hb.phone);
   g_free (beat);
 }
 
@@ -300,11 +300,8 @@ count_person_beat (gpointer data)
   KtPersonBeat *beat = data;
   KtChannel *channel = kt_app_find_channel (beat->app, beat->channel_id);
   KtAttendance *attendance = kt_app_attendance (beat->app);
-  if (channel != NULL && attendance != NULL) {
-    KtHeartbeat hb = { .state = beat->state, .headcount = -1, .viewer = beat->viewer,
-                       .name = beat->name, .phone = beat->phone };
-    kt_attendance_heartbeat (attendance, channel, &hb, beat->at_us);
-  }
+  if (channel != NULL && attendance != NULL)
+    kt_attendance_heartbeat (attendance, channel, &beat->hb, beat->at_us);
   person_beat_free (beat);
 }
 
@@ -322,15 +319,11 @@ kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg
                              parsed_beat_free);
     return FALSE;
   }
-  KtHeartbeat hb = person_beat (&f);
   KtPersonBeat *beat = g_new0 (KtPersonBeat, 1);
-  *beat = (KtPersonBeat) { app,
-                           g_strdup (f.channel_id),
-                           g_strdup (hb.viewer),
-                           g_strdup (hb.name),
-                           g_strdup (hb.phone),
-                           hb.state,
-                           kt_clock_now_us () };
+  *beat = (KtPersonBeat) { app, g_strdup (f.channel_id), person_beat (&f), kt_clock_now_us () };
+  beat->hb.viewer = g_strdup (beat->hb.viewer);
+  beat->hb.name = g_strdup (beat->hb.name);
+  beat->hb.phone = g_strdup (beat->hb.phone);
   kt_http_to_main (http, count_person_beat, person_beat_free, beat);
   kt_http_json_static (msg, SOUP_STATUS_OK, "{}"); /* why not 204: kt_http_heartbeat_handle */
   return TRUE;
