@@ -59,7 +59,7 @@ static const KtConfigKey kt_config_keys[] = {
   { "server", "timezone", KT_TYPE_STRING, "Asia/Shanghai", 0, 0,
     "Time zone for guide times shown to viewers (an IANA name)" },
   { "server", "threads", KT_TYPE_INT, "0", 0, 64,
-    "HTTP serving threads; 0: two per processor (at most 16)" },
+    "HTTP serving threads; 0: four per processor (at most 16)" },
   { "server", "tls_certificate", KT_TYPE_STRING, "", 0, 0,
     "PEM certificate (chain) file: serve HTTPS instead of HTTP; empty for plain HTTP" },
   { "server", "tls_key", KT_TYPE_STRING, "", 0, 0,

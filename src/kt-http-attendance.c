@@ -2,7 +2,7 @@
  *
  *   POST /api/heartbeat   {"token"? | "code"? | "viewer" + ("name" + "phone"? | "code"),
  *                          "channel", "state": "playing"|"paused"|"stalled", "headcount"?}
- *                          → 200 {}
+ *                          → 200, empty body
  *   GET  /api/attendance/lessons?from=&to=[&channel=]      per lesson, JSON
  *   GET  /api/attendance/lessons.csv?from=&to=[&channel=]  the same for Excel
  *   GET  /api/attendance/online                            the live board
@@ -325,7 +325,7 @@ kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg
   beat->hb.name = g_strdup (beat->hb.name);
   beat->hb.phone = g_strdup (beat->hb.phone);
   kt_http_to_main (http, count_person_beat, person_beat_free, beat);
-  kt_http_json_static (msg, SOUP_STATUS_OK, "{}"); /* why not 204: kt_http_heartbeat_handle */
+  kt_http_ok_empty (msg);
   return TRUE;
 }
 
@@ -353,10 +353,7 @@ kt_http_heartbeat_handle (KtApp *app, KtRequest *request)
     kt_http_refuse (msg, &refusal);
     return;
   }
-  /* 200 with "{}" rather than 204: libsoup 3.2 ends a response without a
-   * Content-Length (which it never sends on a 204) by closing the
-   * connection, so every heartbeat would cost a new connection. */
-  kt_http_json_static (msg, SOUP_STATUS_OK, "{}");
+  kt_http_ok_empty (msg);
 }
 
 static double

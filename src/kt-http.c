@@ -122,9 +122,14 @@ kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
 }
 
 void
-kt_http_json_static (SoupServerMessage *msg, guint status, const char *json)
+kt_http_ok_empty (SoupServerMessage *msg)
 {
-  set_json (msg, status, SOUP_MEMORY_STATIC, json, strlen (json));
+  /* Not 204: libsoup 3.2 sends no Content-Length on a 204 and then ends the
+   * response by closing the connection, so a player would pay a new
+   * connection for every heartbeat. A body, even "{}", is a second send. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                "no-store");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
 }
 
 void
@@ -690,13 +695,14 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
   g_autoptr (GSocketAddress) local = probe ? g_socket_get_local_address (probe, error) : NULL;
   if (local != NULL) {
     g_socket_close (probe, NULL);
-    /* 0: two per processor, up to 16. Each thread walks only its own
+    /* 0: four per processor, up to 16. Each thread walks only its own
      * connections' poll records, so more threads than cores carried more
-     * viewers (docs/serving.md); a container may see the host's processors,
-     * hence the cap, and whoever wants more sets threads. */
+     * viewers, and four per processor carried as many viewers as two and
+     * more single heartbeats (docs/serving.md); a container may see the
+     * host's processors, hence the cap, and whoever wants more sets threads. */
     guint n_threads = kt_config_get_int (kt_app_config (http->app), "server", "threads");
     if (n_threads == 0)
-      n_threads = MIN (2 * g_get_num_processors (), 16);
+      n_threads = MIN (4 * g_get_num_processors (), 16);
     KtHttpThreadsHooks hooks = { make_server, answer_alone, dispatch, http, http->cancellable };
     http->threads = kt_http_threads_start (&hooks, n_threads,
                                            local, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);

@@ -164,9 +164,9 @@ void kt_http_error (SoupServerMessage *msg, guint status, const char *code, cons
 void kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error);
 /* A JSON body from a builder's root node. */
 void kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root);
-/* A JSON body that is a constant string ("{}"), for answers made many
- * times a second: no node, no generator, no copy. */
-void kt_http_json_static (SoupServerMessage *msg, guint status, const char *json);
+/* 200 with an empty body (Content-Length: 0), for answers made many times a
+ * second whose only news is the status: the headers go out in one send. */
+void kt_http_ok_empty (SoupServerMessage *msg);
 /* Read the request body as a JSON object whose members are all strings
  * named in @fields; @values[i] gets field i's value (NULL when absent),
  * borrowed from the returned node (transfer full). On a body that is not

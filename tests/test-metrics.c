@@ -58,6 +58,9 @@ test_counters_move_with_traffic (void)
       app, "POST", "/api/heartbeat", NULL, "application/json",
       "{\"viewer\": \"a\", \"name\": \"张三\", \"channel\": \"1\", \"state\": \"playing\"}");
   g_assert_cmpuint (beat->status, ==, 200);
+  /* Empty, and said to be so: a player keeps its connection for the next. */
+  g_assert_cmpstr (soup_message_headers_get_one (beat->headers, "Content-Length"), ==, "0");
+  g_assert_cmpuint (g_bytes_get_size (beat->body), ==, 0);
   g_autoptr (KtTestResponse) astray = kt_test_request_body (
       app, "POST", "/api/heartbeat", NULL, "application/json",
       "{\"viewer\": \"a\", \"name\": \"张三\", \"channel\": \"99\", \"state\": \"playing\"}");
