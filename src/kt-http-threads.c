@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include "kt-inbox.h"
+#include "kt-wakeup.h"
 
 #define LISTENERS 32
 #define LISTEN_BACKLOG 4096
@@ -61,6 +62,7 @@ typedef struct {
   KtHttpThreads *threads;
   GThread *thread;
   GMainContext *context;
+  int wakeup_fd; /* the context's, which the thread does not write itself (kt-wakeup.c) */
   GMainLoop *loop;
   SoupServer *server;
   KtInbox *inbox; /* work for this thread: resumes, the stop */
@@ -190,6 +192,7 @@ static gpointer
 serve (gpointer data)
 {
   KtHttpThread *thread = data;
+  kt_wakeup_skip_own (thread->wakeup_fd);
   g_main_context_push_thread_default (thread->context);
   g_main_loop_run (thread->loop);
   g_main_context_pop_thread_default (thread->context);
@@ -273,6 +276,7 @@ kt_http_threads_start (const KtHttpThreadsHooks *hooks, guint n_threads,
     KtHttpThread *thread = g_new0 (KtHttpThread, 1);
     thread->threads = threads;
     thread->context = g_main_context_new ();
+    thread->wakeup_fd = kt_wakeup_fd (thread->context);
     thread->loop = g_main_loop_new (thread->context, FALSE);
     thread->inbox = kt_inbox_new (thread->context);
     thread->server = hooks->make_server (hooks->data);
