@@ -99,7 +99,7 @@ main (int argc, char **argv)
     g_printerr ("kt-normalize-bench: refused: %s\n", error->message);
     return EX_DATAERR;
   }
-  kt_library_start_imports (library, 1);
+  kt_library_start_imports (library, 1, 300);
   guint tick = g_timeout_add_seconds (10, on_tick, &b);
   g_main_loop_run (b.loop);
   g_source_remove (tick);

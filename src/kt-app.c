@@ -347,7 +347,8 @@ kt_app_start (KtApp *app, GError **error)
   app->live = kt_live_new (app);
   kt_live_start (app->live);
   kt_library_start_imports (app->library,
-                            (guint) kt_config_get_int (app->config, "library", "max_jobs"));
+                            (guint) kt_config_get_int (app->config, "library", "max_jobs"),
+                            (guint) kt_config_get_int (app->config, "library", "stall_seconds"));
   kt_http_uploads_recover (app);
   KtAttendanceOptions options = {
     kt_config_get_int (app->config, "attendance", "heartbeat_seconds") * KT_USEC_PER_SEC,

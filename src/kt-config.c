@@ -82,6 +82,8 @@ static const KtConfigKey kt_config_keys[] = {
     "Name of channel 1" },
   { "library", "max_jobs", KT_TYPE_INT, "1", 1, 16,
     "Uploads normalized at the same time (each runs a full x264 ladder)" },
+  { "library", "stall_seconds", KT_TYPE_INT, "300", 10, 86400,
+    "An upload whose normalization encodes no new picture for this long is failed" },
   { "attendance", "heartbeat_seconds", KT_TYPE_INT, "20", 5, 600,
     "Seconds between a player's heartbeats; watched time per heartbeat is capped at twice this" },
   { "attendance", "timeout_seconds", KT_TYPE_INT, "60", 10, 3600,

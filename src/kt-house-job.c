@@ -22,10 +22,21 @@
  * element messages count the segments each rendition opened, for the check
  * at the end. Bus messages are handled by a bus watch on the main context,
  * so @done runs there too.
+ *
+ * Stalls. A pipeline can wedge without an error: an element waiting for
+ * data that never comes (a track whose samples stop, a demuxer waiting on
+ * an index it will not find) leaves every queue full and no message on the
+ * bus. kt_house_job_watch checks the encoded running time on a kt-clock
+ * timer and, when it has not moved for the limit, fails the job through
+ * @done like any error. Only the caller knows whether that is right (an
+ * upload: yes; a render driven by a live source: no), so it is asked for,
+ * not built in. The pipeline is then stopped as a cut-short job is (on a
+ * thread of its own, kt-pipeline-stop.c), since it is mid-stream.
  */
 #define G_LOG_DOMAIN "kt-house-job"
 
 #include "kt-house-job.h"
+#include "kt-clock.h"
 #include "kt-hls.h"
 #include "kt-pipeline-stop.h"
 
@@ -48,6 +59,12 @@ struct _KtHouseJob {
   gpointer user_data;
   gboolean playing; /* prerolled and set to PLAYING */
   gboolean finished;
+  /* kt_house_job_watch: its timer (0: none), the limit, and the encoded
+   * time it last saw move, and when (kt-clock). */
+  guint watchdog;
+  gint64 stall_us;
+  gint watched_ms;
+  gint64 moved_at_us;
 };
 
 static const char *const required_elements[] = { "rend_720p", "rend_360p", "rend_audio", NULL };
@@ -143,6 +160,10 @@ finish (KtHouseJob *job, GError *error /* (transfer full), NULL on success */)
   /* The bus watch returns G_SOURCE_REMOVE after this; forget it now, since
    * @done may free the job. */
   job->bus_watch = 0;
+  if (job->watchdog) {
+    kt_clock_timer_remove (job->watchdog);
+    job->watchdog = 0;
+  }
   gst_element_set_state (job->pipeline, GST_STATE_NULL);
   if (job->done)
     job->done (job, error, job->user_data);
@@ -241,6 +262,51 @@ kt_house_job_start (GstElement *pipeline, const char *dir, gint64 duration_us,
   return g_steal_pointer (&job);
 }
 
+/* Every few seconds of kt-clock time, on the main context. */
+static gboolean
+on_watchdog (gpointer data)
+{
+  KtHouseJob *job = data;
+  gint64 now = kt_clock_now_us ();
+  gint encoded_ms = g_atomic_int_get (&job->encoded_ms);
+  if (encoded_ms != job->watched_ms) {
+    job->watched_ms = encoded_ms;
+    job->moved_at_us = now;
+    return G_SOURCE_CONTINUE;
+  }
+  if (now - job->moved_at_us < job->stall_us)
+    return G_SOURCE_CONTINUE;
+
+  /* Not finish(): the pipeline is mid-stream, and setting it to NULL here
+   * could wedge the main loop too. Without its bus watch nothing calls
+   * @done again; kt_house_job_free stops the pipeline on its own thread. */
+  job->watchdog = 0; /* G_SOURCE_REMOVE below removes the timer */
+  g_clear_handle_id (&job->bus_watch, g_source_remove);
+  g_warning ("job dir=%s stalled: encoded %.1f s of %.1f s, nothing new for %" G_GINT64_FORMAT
+             " s",
+             job->dir, encoded_ms / 1e3, job->duration_us / 1e6, job->stall_us / G_USEC_PER_SEC);
+  g_autoptr (GError) error = g_error_new (KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_STALLED,
+                                          "no picture encoded for %" G_GINT64_FORMAT
+                                          " s (at %.1f s of %.1f s)",
+                                          job->stall_us / G_USEC_PER_SEC, encoded_ms / 1e3,
+                                          job->duration_us / 1e6);
+  if (job->done)
+    job->done (job, error, job->user_data); /* may free the job */
+  return G_SOURCE_REMOVE;
+}
+
+void
+kt_house_job_watch (KtHouseJob *job, guint stall_seconds)
+{
+  g_return_if_fail (stall_seconds > 0 && !job->finished);
+  if (job->watchdog)
+    kt_clock_timer_remove (job->watchdog);
+  job->stall_us = (gint64) stall_seconds * G_USEC_PER_SEC;
+  job->watched_ms = g_atomic_int_get (&job->encoded_ms);
+  job->moved_at_us = kt_clock_now_us ();
+  job->watchdog = kt_clock_timer_add (MIN (stall_seconds, 5) * 1000, on_watchdog, job);
+}
+
 GstElement *
 kt_house_job_pipeline (KtHouseJob *job)
 {
@@ -295,6 +361,8 @@ kt_house_job_free (KtHouseJob *job)
     return;
   if (job->bus_watch)
     g_source_remove (job->bus_watch);
+  if (job->watchdog)
+    kt_clock_timer_remove (job->watchdog);
   if (job->pipeline && !job->finished) {
     /* Cut short: stopped on a thread of its own (kt-pipeline-stop.c), as a
      * stop mid-stream can wedge; its pad probe writes encoded_ms until then,

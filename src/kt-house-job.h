@@ -11,6 +11,7 @@ typedef enum {
   KT_HOUSE_JOB_ERROR_PIPELINE, /* GStreamer reported an error */
   KT_HOUSE_JOB_ERROR_OUTPUT,   /* renditions disagree or files are missing */
   KT_HOUSE_JOB_ERROR_STOPPED,  /* stopped before the end (shutdown) */
+  KT_HOUSE_JOB_ERROR_STALLED,  /* no picture encoded for too long (kt_house_job_watch) */
 } KtHouseJobError;
 
 /* A running pipeline that writes one item in the house format: its template
@@ -36,6 +37,12 @@ gint64 kt_house_job_encoded_us (KtHouseJob *job);
 /* When (monotonic µs) the first encoded picture came out, 0 before: what
  * came before it was start-up, not encoding. */
 gint64 kt_house_job_encoding_since_us (KtHouseJob *job);
+/* Fail the job (KT_HOUSE_JOB_ERROR_STALLED, through @done) when its 720p
+ * rendition gets no new picture for @stall_seconds of kt-clock time, start-up
+ * included: a pipeline wedged on a file no element reports an error for
+ * would otherwise hold its slot forever. Its pipeline is then stopped as a
+ * job cut short is (kt_house_job_free). */
+void kt_house_job_watch (KtHouseJob *job, guint stall_seconds);
 guint kt_house_job_segment_count (KtHouseJob *job);
 const char *kt_house_job_dir (KtHouseJob *job);
 /* Stops the pipeline without calling @done (cut short: on a thread of its

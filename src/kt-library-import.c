@@ -127,6 +127,7 @@ run_import (KtLibrary *library, KtImport *import /* (transfer full) */)
   }
   g_info ("item=%s normalizing segments=%u", import->id, plan.segments);
   lj->import = import;
+  kt_house_job_watch (lj->job, library->stall_seconds);
 }
 
 gboolean
@@ -197,9 +198,10 @@ run_queue (KtLibrary *library)
 }
 
 void
-kt_library_start_imports (KtLibrary *library, guint max_jobs)
+kt_library_start_imports (KtLibrary *library, guint max_jobs, guint stall_seconds)
 {
   library->max_jobs = MAX (max_jobs, 1);
+  library->stall_seconds = MAX (stall_seconds, 1);
   g_info ("imports max_jobs=%u queued=%u", library->max_jobs, g_queue_get_length (&library->queue));
   run_queue (library);
 }

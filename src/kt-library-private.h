@@ -47,6 +47,7 @@ struct _KtLibrary {
 
   /* Uploads (kt-library-import.c), all on the main context. */
   guint max_jobs;       /* 0 until kt_library_start_imports */
+  guint stall_seconds;  /* an import encoding nothing this long fails */
   GQueue queue;         /* KtImport*, owned, waiting for a slot */
   GHashTable *probing;  /* item id → KtImport* (owned): re-probed after a restart */
   guint imports_running; /* normalizing or being re-probed */

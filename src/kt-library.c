@@ -286,6 +286,8 @@ on_job_done (KtHouseJob *job, const GError *job_error, gpointer user_data)
 
   if (error == NULL && lj->import)
     kt_library_import_check (lj->import, job, &error);
+  if (lj->import && g_error_matches (error, KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_STALLED))
+    g_prefix_error (&error, "文件在转码时卡住，无法处理，可能已损坏。请检查文件或转换成 MP4 后重新上传。 — ");
   if (error == NULL) {
     kt_library_remove_tree (final_dir); /* a previous, failed attempt */
     if (g_rename (tmp_dir, final_dir) != 0)

@@ -134,10 +134,11 @@ char *kt_library_import_finish (KtLibrary *library, GAsyncResult *result, GError
 
 /* Let normalizations run, at most @max_jobs at once: the ones imported
  * since, and uploads a previous process left "processing" whose file is
- * still there (each is given up after KT_LIBRARY_MAX_ATTEMPTS starts). The
- * app calls it once it serves. */
+ * still there (each is given up after KT_LIBRARY_MAX_ATTEMPTS starts). One
+ * that encodes nothing new for @stall_seconds is failed (kt_house_job_watch),
+ * which frees its slot. The app calls it once it serves. */
 #define KT_LIBRARY_MAX_ATTEMPTS 3
-void kt_library_start_imports (KtLibrary *library, guint max_jobs);
+void kt_library_start_imports (KtLibrary *library, guint max_jobs, guint stall_seconds);
 /* Uploads waiting for a free job slot. */
 guint kt_library_imports_queued (KtLibrary *library);
 /* Estimated time left for item @id's job in µs, from the running time it

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <sqlite3.h>
 
+#include "kt-clock.h"
 #include "kt-normalize.h"
 #include "test-utils.h"
 
@@ -502,6 +503,100 @@ test_cut_file_fails_cleanly (void)
                    ==, 1);
 }
 
+static void
+on_stall_warning (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  g_assert_nonnull (strstr (message, g_str_equal (domain, "kt-house-job") ? "stalled" : "卡住"));
+  (*(guint *) data)++;
+}
+
+/* A pipeline that wedges without an error (here a closed valve before the
+ * encoders takes every picture and event, as a decoder waiting forever
+ * would leave them) fails
+ * the upload once nothing new was encoded for stall_seconds of kt-clock
+ * time, and the queue moves on. Last: it swaps the app for one on a fake
+ * clock with a pipelines folder whose normalize graph drops the pictures. */
+static void
+test_stalled_job_fails (void)
+{
+  g_autofree char *pipelines = kt_test_mkdtemp ();
+  const char *real = g_getenv ("KETANG_PIPELINES_DIR");
+  g_autoptr (GDir) dir = g_dir_open (real, 0, NULL);
+  g_assert_nonnull (dir);
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *from = g_build_filename (real, name, NULL);
+    g_autofree char *to = g_build_filename (pipelines, name, NULL);
+    g_autofree char *text = NULL;
+    g_assert_true (g_file_get_contents (from, &text, NULL, NULL));
+    if (g_str_equal (name, "normalize.pipeline")) {
+      const char *tee = "! tee name=video";
+      g_assert_nonnull (strstr (text, tee));
+      g_autofree char *wedged = g_strdup (text);
+      g_free (text);
+      g_auto (GStrv) parts = g_strsplit (wedged, tee, 2);
+      text = g_strconcat (parts[0], "! valve drop=true ", tee, parts[1], NULL);
+    }
+    g_assert_true (g_file_set_contents (to, text, -1, NULL));
+  }
+
+  kt_app_free (app);
+  kt_clock_set_fake (kt_clock_now_us ());
+  g_autofree char *pipelines_setting = g_strconcat ("server.pipelines_dir=", pipelines, NULL);
+  const char *settings[] = { "library.max_jobs=1", "library.stall_seconds=60", pipelines_setting,
+                             NULL };
+  app = kt_test_app_start (data_dir, FALSE, settings);
+  KtLibrary *library = kt_app_library (app);
+  g_autofree char *first_path
+      = kt_test_make_clip (src_dir, "wedged-1.mp4", "320x240@25", "48000x2", 2);
+  g_autofree char *second_path
+      = kt_test_make_clip (src_dir, "wedged-2.mp4", "320x240@25", "48000x2", 2);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *first = kt_library_import (library, first_path, "卡住一", "", &error);
+  g_assert_no_error (error);
+  g_autofree char *second = kt_library_import (library, second_path, "卡住二", "", &error);
+  g_assert_no_error (error);
+  g_assert_true (kt_library_is_making (library, first));
+  g_assert_cmpuint (kt_library_imports_queued (library), ==, 1);
+
+  /* Real time for the pipeline to get as far as it can. */
+  gboolean waited = FALSE;
+  g_timeout_add (500, on_timeout, &waited);
+  while (!waited)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpfloat (kt_library_job_progress (library, first), ==, 0.0);
+
+  kt_clock_advance (55 * G_USEC_PER_SEC); /* not yet: under a minute */
+  g_assert_true (kt_library_is_making (library, first));
+
+  guint warned = 0;
+  GLogLevelFlags fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  guint house = g_log_set_handler ("kt-house-job", G_LOG_LEVEL_WARNING, on_stall_warning, &warned);
+  guint lib = g_log_set_handler ("kt-library", G_LOG_LEVEL_WARNING, on_stall_warning, &warned);
+  kt_clock_advance (10 * G_USEC_PER_SEC);
+  g_log_remove_handler ("kt-house-job", house);
+  g_log_remove_handler ("kt-library", lib);
+  g_log_set_always_fatal (fatal);
+  g_assert_cmpuint (warned, ==, 2);
+
+  g_autoptr (KtItem) item = kt_library_get (library, first);
+  g_assert_cmpint (item->state, ==, KT_ITEM_FAILED);
+  g_assert_true (g_str_has_prefix (item->error, "文件在转码时卡住"));
+  g_assert_nonnull (strstr (item->error, "no picture encoded for 60 s"));
+  g_assert_false (kt_library_is_making (library, first));
+  /* The slot went to the next upload. */
+  g_assert_true (kt_library_is_making (library, second));
+  g_assert_cmpuint (kt_library_imports_queued (library), ==, 0);
+  g_autofree char *media = g_build_filename (data_dir, "media", first, NULL);
+  g_assert_false (g_file_test (media, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (query_int ("SELECT count(*) FROM items WHERE title = '卡住一' AND "
+                              "state = 'failed' AND source_path IS NULL"),
+                   ==, 1);
+  kt_app_free (app); /* stops the second, wedged too, as a job cut short */
+  app = NULL;
+  kt_test_rmtree (pipelines);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -524,6 +619,7 @@ main (int argc, char **argv)
   g_test_add_func ("/normalize/sources-removed-when-done", test_sources_removed_when_done);
   g_test_add_func ("/normalize/restart-finishes-the-job", test_restart_finishes_the_job);
   g_test_add_func ("/normalize/cut-file-fails-cleanly", test_cut_file_fails_cleanly);
+  g_test_add_func ("/normalize/stalled-job-fails", test_stalled_job_fails);
   int rc = g_test_run ();
   kt_app_free (app);
   for (guint i = 0; i < G_N_ELEMENTS (clips); i++)
