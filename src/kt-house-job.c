@@ -282,9 +282,8 @@ on_watchdog (gpointer data)
    * @done again; kt_house_job_free stops the pipeline on its own thread. */
   job->watchdog = 0; /* G_SOURCE_REMOVE below removes the timer */
   g_clear_handle_id (&job->bus_watch, g_source_remove);
-  g_warning ("job dir=%s stalled: encoded %.1f s of %.1f s, nothing new for %" G_GINT64_FORMAT
-             " s",
-             job->dir, encoded_ms / 1e3, job->duration_us / 1e6, job->stall_us / G_USEC_PER_SEC);
+  /* No warning here: the error says it all, and the caller reports it. */
+  g_info ("job dir=%s stalled", job->dir);
   g_autoptr (GError) error = g_error_new (KT_HOUSE_JOB_ERROR, KT_HOUSE_JOB_ERROR_STALLED,
                                           "no picture encoded for %" G_GINT64_FORMAT
                                           " s (at %.1f s of %.1f s)",

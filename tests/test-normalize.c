@@ -331,19 +331,6 @@ test_imports_queue (void)
   g_assert_cmpint (kt_library_job_eta_us (library, clips[TALK].id), ==, -1);
   g_assert_cmpint (query_int ("SELECT count(*) FROM items WHERE state = 'processing'"), ==,
                    G_N_ELEMENTS (clips));
-
-  /* The first job reports progress and, after a while, a time left. */
-  const char *first = clips[LANDSCAPE].id;
-  gint64 eta = -1;
-  while (kt_library_is_making (library, first) && eta < 0) {
-    g_main_context_iteration (NULL, TRUE);
-    eta = kt_library_job_eta_us (library, first);
-  }
-  g_test_message ("first estimate of the time left: %.1f s at %.0f %%", eta / 1e6,
-                  100 * kt_library_job_progress (library, first));
-  g_assert_cmpint (eta, >=, 0);
-  g_assert_cmpint (eta, <, 60 * G_USEC_PER_SEC); /* a 3 s clip (start-up left out) */
-  g_assert_cmpfloat (kt_library_job_progress (library, first), >, 0.0);
 }
 
 static void
@@ -432,6 +419,37 @@ test_sources_removed_when_done (void)
     g_assert_false (g_str_has_prefix (name, ".tmp-"));
 }
 
+/* A job reports progress and, after a while, a time left. Its clip is long
+ * enough that the estimate (which waits for half a second of encoding)
+ * comes well before the end even on a quiet machine, where the suite's 3 s
+ * clips are done in about that. Polled, not woken: progress moves on a
+ * streaming thread, which wakes no main-loop source. */
+static void
+test_time_left (void)
+{
+  KtLibrary *library = kt_app_library (app);
+  g_autofree char *path = kt_test_make_clip (src_dir, "lecture.mp4", "640x360@25", "48000x2", 12);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = kt_library_import (library, path, "时间", "", &error);
+  g_assert_no_error (error);
+  gint64 eta = -1;
+  double progress = -1;
+  while (kt_library_is_making (library, id) && eta < 0) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    progress = kt_library_job_progress (library, id);
+    eta = kt_library_job_eta_us (library, id);
+    g_usleep (5000);
+  }
+  g_test_message ("first estimate of the time left: %.1f s at %.0f %%", eta / 1e6, 100 * progress);
+  g_assert_cmpint (eta, >=, 0);
+  g_assert_cmpint (eta, <, 60 * G_USEC_PER_SEC); /* a 12 s clip (start-up left out) */
+  g_assert_cmpfloat (progress, >, 0.0);
+  g_assert_cmpfloat (progress, <, 0.9);
+  g_autoptr (KtItem) item = wait_for_state (id);
+  g_assert_cmpint (item->state, ==, KT_ITEM_READY);
+}
+
 /* A server stopped mid-job (kt_app_free, as on SIGTERM; a kill -9 leaves the
  * same rows and files) normalizes the upload again at its next start. */
 static void
@@ -506,7 +524,7 @@ test_cut_file_fails_cleanly (void)
 static void
 on_stall_warning (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
-  g_assert_nonnull (strstr (message, g_str_equal (domain, "kt-house-job") ? "stalled" : "卡住"));
+  g_assert_nonnull (strstr (message, "卡住"));
   (*(guint *) data)++;
 }
 
@@ -531,10 +549,9 @@ test_stalled_job_fails (void)
     g_assert_true (g_file_get_contents (from, &text, NULL, NULL));
     if (g_str_equal (name, "normalize.pipeline")) {
       const char *tee = "! tee name=video";
-      g_assert_nonnull (strstr (text, tee));
-      g_autofree char *wedged = g_strdup (text);
+      g_auto (GStrv) parts = g_strsplit (text, tee, 2);
+      g_assert_cmpuint (g_strv_length (parts), ==, 2);
       g_free (text);
-      g_auto (GStrv) parts = g_strsplit (wedged, tee, 2);
       text = g_strconcat (parts[0], "! valve drop=true ", tee, parts[1], NULL);
     }
     g_assert_true (g_file_set_contents (to, text, -1, NULL));
@@ -571,13 +588,11 @@ test_stalled_job_fails (void)
 
   guint warned = 0;
   GLogLevelFlags fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  guint house = g_log_set_handler ("kt-house-job", G_LOG_LEVEL_WARNING, on_stall_warning, &warned);
-  guint lib = g_log_set_handler ("kt-library", G_LOG_LEVEL_WARNING, on_stall_warning, &warned);
+  guint handler = g_log_set_handler ("kt-library", G_LOG_LEVEL_WARNING, on_stall_warning, &warned);
   kt_clock_advance (10 * G_USEC_PER_SEC);
-  g_log_remove_handler ("kt-house-job", house);
-  g_log_remove_handler ("kt-library", lib);
+  g_log_remove_handler ("kt-library", handler);
   g_log_set_always_fatal (fatal);
-  g_assert_cmpuint (warned, ==, 2);
+  g_assert_cmpuint (warned, ==, 1);
 
   g_autoptr (KtItem) item = kt_library_get (library, first);
   g_assert_cmpint (item->state, ==, KT_ITEM_FAILED);
@@ -617,6 +632,7 @@ main (int argc, char **argv)
                    test_silent_portrait_gets_a_sound_track);
   g_test_add_func ("/normalize/audio-only-gets-a-card", test_audio_only_gets_a_card);
   g_test_add_func ("/normalize/sources-removed-when-done", test_sources_removed_when_done);
+  g_test_add_func ("/normalize/time-left", test_time_left);
   g_test_add_func ("/normalize/restart-finishes-the-job", test_restart_finishes_the_job);
   g_test_add_func ("/normalize/cut-file-fails-cleanly", test_cut_file_fails_cleanly);
   g_test_add_func ("/normalize/stalled-job-fails", test_stalled_job_fails);
