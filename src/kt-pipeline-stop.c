@@ -15,7 +15,8 @@
  * So a pipeline to stop is handed to a thread of its own, and the caller
  * goes on at once. That thread sends EOS, waits (DRAIN_US at most) for it
  * or an error to reach the bus, so that no buffer is in flight through
- * splitmuxsink when the state changes, and only then sets NULL and drops
+ * splitmuxsink when the state changes, flushes what a drain left (see
+ * kt_pipeline_drain), and only then sets NULL and drops
  * the pipeline, and with it whatever the caller tied to it (@after: a job's
  * memory its pad probes still write). If GStreamer wedges all the same, only
  * that thread is stuck; kt_pipeline_stops_wait, at shutdown, waits a bounded
@@ -40,8 +41,8 @@ static GMutex stops_lock;
 static GCond stops_done;
 static guint stops_running;
 
-const char *
-kt_pipeline_drain (GstElement *pipeline, gint64 timeout_us)
+static const char *
+drain_eos (GstElement *pipeline, gint64 timeout_us)
 {
   GstState state = GST_STATE_NULL;
   gst_element_get_state (pipeline, &state, NULL, 0);
@@ -55,6 +56,21 @@ kt_pipeline_drain (GstElement *pipeline, gint64 timeout_us)
   return end == NULL                                  ? "not drained in time"
          : GST_MESSAGE_TYPE (end) == GST_MESSAGE_EOS ? "drained"
                                                       : "ended by an error";
+}
+
+const char *
+kt_pipeline_drain (GstElement *pipeline, gint64 timeout_us)
+{
+  const char *how = drain_eos (pipeline, timeout_us);
+  /* Then flush: a buffer still in flight (not drained in time, or held in
+   * preroll) can keep a streaming thread waiting inside splitmuxsink's
+   * probe, on a condition its own state change would signal only after
+   * its children's pads are stopped, which waits for that very thread. A
+   * drain did not always prevent it (a wedged stop in a CI run of
+   * test-attendance). FLUSH_START is not serialized, so it gets past a
+   * held stream lock, and splitmuxsink wakes its waiters on it. */
+  gst_element_send_event (pipeline, gst_event_new_flush_start ());
+  return how;
 }
 
 static gpointer

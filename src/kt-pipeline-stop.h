@@ -14,8 +14,9 @@ void kt_pipeline_stop (GstElement *pipeline, GDestroyNotify after, gpointer data
 gboolean kt_pipeline_stops_wait (gint64 timeout_us);
 
 /* Send @pipeline EOS if it is playing and wait (@timeout_us at most) for
- * EOS or an error on its bus, so that no buffer is in flight when it is set
- * to NULL. Its bus watch must be gone. Says how it went, for a log line. */
+ * EOS or an error on its bus, then FLUSH_START, so that no buffer is in
+ * flight when it is set to NULL. Its bus watch must be gone. Says how the
+ * drain went, for a log line. */
 const char *kt_pipeline_drain (GstElement *pipeline, gint64 timeout_us);
 
 G_END_DECLS
