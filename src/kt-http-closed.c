@@ -200,7 +200,7 @@ kt_http_closed_install (void)
 void
 kt_http_closed_mark_idle (SoupServerMessage *msg)
 {
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = kt_http_direct_message_socket (msg);
   KtClosedInputStream *input = socket ? g_object_get_qdata (G_OBJECT (socket), input_quark) : NULL;
   if (input != NULL)
     input->idle = TRUE;

@@ -15,10 +15,11 @@
  * does no read on the main loop once a segment is warm.
  *
  * These are the requests every viewer makes every two seconds, so the HTTP
- * serving threads answer them themselves (kt-http-threads.c), without the
- * main thread: kt_http_media_answer_alone when the item's segment count is
- * already known (kt_library_peek_ready_segments), kt_http_live_answer_alone
- * when the main thread has posted this slot's playlist on the playlist board
+ * serving threads answer them themselves (kt-http-threads.c, mostly
+ * without libsoup: kt-http-direct.c), without the main thread:
+ * kt_http_media_answer_shared when the item's segment count is already
+ * known (kt_library_peek_ready_segments), kt_http_live_answer_shared when
+ * the main thread has posted this slot's playlist on the playlist board
  * (answer_variant posts every playlist it builds). Whatever they cannot
  * answer the same way the handlers below would (an unknown item, a new slot,
  * a room's token to count, a reload to hold) goes to those handlers.
@@ -57,6 +58,7 @@
 
 #define PLAYLIST_TYPE "application/vnd.apple.mpegurl"
 #define PLAYLIST_CACHE "public, max-age=1"
+#define MASTER_CACHE "public, max-age=10"
 #define SEGMENT_CACHE "public, max-age=31536000, immutable"
 
 static void
@@ -84,17 +86,13 @@ not_on_air (SoupServerMessage *msg, KtChannel *channel)
 /* A player is known by its address, its User-Agent and its query (the
  * token or viewer id a player carries): see kt-metrics.c. */
 static void
-count_viewer (KtApp *app, SoupServerMessage *msg, const char *channel,
+count_viewer (KtApp *app, const KtHttpClient *client, const char *channel,
               const KtRendition *rendition)
 {
-  const char *host = soup_server_message_get_remote_host (msg);
-  const char *agent = soup_message_headers_get_one (
-      soup_server_message_get_request_headers (msg), "User-Agent");
-  const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
-  g_autofree char *client = g_strjoin ("\n", host ? host : "", agent ? agent : "",
-                                       query ? query : "", NULL);
-  kt_metrics_viewer_seen (kt_app_metrics (app), channel, rendition->name, client,
-                          kt_clock_now_us ());
+  g_autofree char *key = g_strjoin ("\n", client->host ? client->host : "",
+                                    client->agent ? client->agent : "",
+                                    client->query ? client->query : "", NULL);
+  kt_metrics_viewer_seen (kt_app_metrics (app), channel, rendition->name, key, kt_clock_now_us ());
 }
 
 /* A variant playlist request with ?token= of an enabled viewing point is a
@@ -132,7 +130,9 @@ answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
   if (now >= 0)
     kt_playlist_board_post (kt_app_playlist_board (app), kt_channel_id (channel), rendition->name,
                             now / KT_SEGMENT_US, kt_channel_epoch (), playlist);
-  count_viewer (app, msg, kt_channel_id (channel), rendition);
+  KtHttpClient client;
+  kt_http_client_of (msg, &client);
+  count_viewer (app, &client, kt_channel_id (channel), rendition);
   count_presence (app, msg, channel);
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
@@ -186,13 +186,12 @@ hold_until (KtApp *app, KtRequest *request, KtChannel *channel, const KtRenditio
   g_ptr_array_add (held, kt_http_later_new (app, request, note));
 }
 
-/* _HLS_msn from @msg's query: TRUE with *msn, or FALSE when there is none.
- * A value that is not a sequence number is @bad. */
+/* _HLS_msn from the query string @q: TRUE with *msn, or FALSE when there
+ * is none. A value that is not a sequence number is @bad. */
 static gboolean
-delivery_directive (SoupServerMessage *msg, gint64 *msn, gboolean *bad)
+delivery_directive (const char *q, gint64 *msn, gboolean *bad)
 {
   *bad = FALSE;
-  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
   if (q == NULL || strstr (q, "_HLS_msn=") == NULL)
     return FALSE;
   g_autoptr (GHashTable) query = g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL);
@@ -229,7 +228,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
     g_autofree char *text = kt_hls_master_write (query);
     g_autoptr (GBytes) bytes = g_bytes_new_take (text, strlen (text));
     text = NULL;
-    kt_http_bytes (msg, bytes, PLAYLIST_TYPE, "public, max-age=10");
+    kt_http_bytes (msg, bytes, PLAYLIST_TYPE, MASTER_CACHE);
     return;
   }
 
@@ -240,8 +239,8 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
   }
   gint64 msn, now = kt_clock_now_us ();
   gboolean bad;
-  if (delivery_directive (msg, &msn, &bad) && msn > now / KT_SEGMENT_US
-      && kt_channel_state (channel, now) == KT_CHANNEL_STATE_ON_AIR) {
+  if (delivery_directive (g_uri_get_query (soup_server_message_get_uri (msg)), &msn, &bad) &&
+      msn > now / KT_SEGMENT_US && kt_channel_state (channel, now) == KT_CHANNEL_STATE_ON_AIR) {
     if (msn > now / KT_SEGMENT_US + 2) {
       kt_http_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request",
                      "_HLS_msn %" G_GINT64_FORMAT " is more than two segments ahead", msn);
@@ -257,28 +256,54 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
   answer_variant (app, msg, channel, rendition);
 }
 
-gboolean
-kt_http_live_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts)
+/* The master playlist, from a serving thread: the channel is on air if the
+ * main thread posted one of its variant playlists for this slot. */
+static gboolean
+answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *client,
+                      KtHttpShared *answer)
 {
+  gint64 now = kt_clock_now_us ();
+  if (now < 0)
+    return FALSE;
+  gboolean on_air = FALSE;
+  for (guint i = 0; i < kt_n_renditions && !on_air; i++) {
+    g_autoptr (GBytes) posted = kt_playlist_board_find (
+        kt_app_playlist_board (app), channel, kt_renditions[i].name, now / KT_SEGMENT_US);
+    on_air = posted != NULL;
+  }
+  if (!on_air)
+    return FALSE;
+  char *text = kt_hls_master_write (client->query);
+  *answer = (KtHttpShared) { g_bytes_new_take (text, strlen (text)), PLAYLIST_TYPE,
+                             MASTER_CACHE };
+  return TRUE;
+}
+
+gboolean
+kt_http_live_answer_shared (KtApp *app, const char *const *parts, const KtHttpClient *client,
+                            KtHttpShared *answer)
+{
+  if (parts[2] == NULL)
+    return g_str_equal (parts[1], "index.m3u8") && answer_master_shared (app, parts[0], client,
+                                                                         answer);
   const KtRendition *rendition = kt_rendition_find (parts[1]);
   if (rendition == NULL || !g_str_equal (parts[2], "index.m3u8"))
     return FALSE;
   /* A room's token makes the request a heartbeat: attendance is the main
    * thread's. So is a reload to hold until a later slot. */
-  const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
+  const char *q = client->query;
   if (q != NULL && strstr (q, "token=") != NULL)
     return FALSE;
   gint64 msn, now = kt_clock_now_us ();
   gboolean bad;
-  if ((delivery_directive (msg, &msn, &bad) && msn > now / KT_SEGMENT_US) || bad || now < 0)
+  if ((delivery_directive (q, &msn, &bad) && msn > now / KT_SEGMENT_US) || bad || now < 0)
     return FALSE;
-  g_autoptr (GBytes) playlist = kt_playlist_board_find (kt_app_playlist_board (app), parts[0],
-                                                        rendition->name, now / KT_SEGMENT_US);
+  GBytes *playlist = kt_playlist_board_find (kt_app_playlist_board (app), parts[0],
+                                             rendition->name, now / KT_SEGMENT_US);
   if (playlist == NULL)
     return FALSE;
-  allow_any_origin (msg);
-  count_viewer (app, msg, parts[0], rendition);
-  kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
+  count_viewer (app, client, parts[0], rendition);
+  *answer = (KtHttpShared) { playlist, PLAYLIST_TYPE, PLAYLIST_CACHE };
   return TRUE;
 }
 
@@ -297,7 +322,7 @@ parse_segment_name (const char *name, guint *index)
 }
 
 gboolean
-kt_http_media_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts)
+kt_http_media_answer_shared (KtApp *app, const char *const *parts, KtHttpShared *answer)
 {
   const KtRendition *rendition = kt_rendition_find (parts[1]);
   guint index, count;
@@ -305,11 +330,10 @@ kt_http_media_answer_alone (KtApp *app, SoupServerMessage *msg, const char *cons
       !kt_library_peek_ready_segments (kt_app_library (app), parts[0], &count) || index >= count)
     return FALSE;
   g_autofree char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
-  g_autoptr (GBytes) bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
+  GBytes *bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
   if (bytes == NULL)
     return FALSE;
-  allow_any_origin (msg);
-  kt_http_bytes (msg, bytes, "video/mp2t", SEGMENT_CACHE);
+  *answer = (KtHttpShared) { bytes, "video/mp2t", SEGMENT_CACHE };
   return TRUE;
 }
 

@@ -52,6 +52,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include "kt-http-direct.h"
 #include "kt-inbox.h"
 #include "kt-wakeup.h"
 
@@ -65,6 +66,7 @@ typedef struct {
   int wakeup_fd; /* the context's, which the thread does not write itself (kt-wakeup.c) */
   GMainLoop *loop;
   SoupServer *server;
+  KtHttpDirect *direct; /* accepts the connections, unless libsoup does (HTTPS) */
   KtInbox *inbox; /* work for this thread: resumes, the stop */
 } KtHttpThread;
 
@@ -72,6 +74,8 @@ struct _KtHttpThreads {
   KtHttpThreadsHooks hooks;
   KtInbox *main_inbox; /* requests for dispatch */
   GPtrArray *threads;  /* KtHttpThread* */
+  GSocketAddress *address;
+  gboolean direct;     /* the threads accept through kt-http-direct */
 };
 
 /* A request on its way to the main thread and back. Attached to its
@@ -251,8 +255,11 @@ listen_thread (KtHttpThread *thread, GSocketAddress *address, SoupServerListenOp
   g_main_context_push_thread_default (thread->context);
   for (guint i = 0; ok && i < n; i++) {
     g_autoptr (GSocket) sock = kt_http_bound_socket (address, TRUE, error);
-    ok = sock != NULL && g_socket_listen (sock, error) &&
-         soup_server_listen_socket (thread->server, sock, options, error);
+    ok = sock != NULL && g_socket_listen (sock, error);
+    if (ok && thread->direct != NULL)
+      kt_http_direct_add_listener (thread->direct, sock);
+    else if (ok)
+      ok = soup_server_listen_socket (thread->server, sock, options, error);
   }
   g_main_context_pop_thread_default (thread->context);
   return ok;
@@ -270,6 +277,10 @@ kt_http_threads_start (const KtHttpThreadsHooks *hooks, guint n_threads,
   g_autoptr (GMainContext) main_context = g_main_context_ref_thread_default ();
   threads->main_inbox = kt_inbox_new (main_context);
   threads->threads = g_ptr_array_new ();
+  threads->address = g_object_ref (address);
+  /* libsoup accepts for itself when it has TLS to do. */
+  threads->direct = hooks->direct.answer != NULL && !(options & SOUP_SERVER_LISTEN_HTTPS) &&
+                    g_strcmp0 (g_getenv ("KETANG_DIRECT"), "0") != 0;
   guint per_thread = MAX (1, (LISTENERS + n_threads - 1) / n_threads);
 
   for (guint i = 0; i < n_threads; i++) {
@@ -282,7 +293,10 @@ kt_http_threads_start (const KtHttpThreadsHooks *hooks, guint n_threads,
     thread->server = hooks->make_server (hooks->data);
     soup_server_add_handler (thread->server, NULL, on_request, thread, NULL);
     g_ptr_array_add (threads->threads, thread);
-    if (!listen_thread (thread, address, options, per_thread, error)) {
+    if (threads->direct)
+      thread->direct = kt_http_direct_new (&hooks->direct, thread->context, thread->server, error);
+    if ((threads->direct && thread->direct == NULL) ||
+        !listen_thread (thread, address, options, per_thread, error)) {
       kt_http_threads_stop (threads);
       return NULL;
     }
@@ -296,7 +310,13 @@ GSList *
 kt_http_threads_uris (KtHttpThreads *threads)
 {
   KtHttpThread *first = threads->threads->pdata[0];
-  return soup_server_get_uris (first->server);
+  if (!threads->direct)
+    return soup_server_get_uris (first->server);
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (threads->address);
+  g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  return g_slist_prepend (NULL, g_uri_build (G_URI_FLAGS_NONE, "http", NULL, host,
+                                             g_inet_socket_address_get_port (inet), "/", NULL,
+                                             NULL));
 }
 
 void
@@ -319,6 +339,7 @@ kt_http_threads_stop (KtHttpThreads *threads)
   kt_inbox_close (threads->main_inbox);
   for (guint i = 0; i < threads->threads->len; i++) {
     KtHttpThread *thread = threads->threads->pdata[i];
+    kt_http_direct_free (thread->direct);
     g_object_unref (thread->server);
     g_main_loop_unref (thread->loop);
     kt_inbox_unref (thread->inbox);
@@ -326,6 +347,7 @@ kt_http_threads_stop (KtHttpThreads *threads)
     g_free (thread);
   }
   g_ptr_array_unref (threads->threads);
+  g_object_unref (threads->address);
   kt_inbox_unref (threads->main_inbox);
   g_free (threads);
 }

@@ -2,6 +2,7 @@
 
 #include <libsoup/soup.h>
 
+#include "kt-http-direct.h"
 #include "kt-inbox.h"
 
 G_BEGIN_DECLS
@@ -19,6 +20,9 @@ typedef struct {
   gboolean (*answer_alone) (SoupServerMessage *msg, gpointer data);
   /* On the main thread: answer @msg (or hold it, kt_http_threads_hold). */
   void (*dispatch) (SoupServerMessage *msg, gpointer data);
+  /* On a serving thread, before libsoup (kt-http-direct.c); answer NULL:
+   * libsoup accepts the connections itself. */
+  KtHttpDirectHooks direct;
   gpointer data;
   /* Once cancelled, requests still on their way to the main thread are
    * dropped, not dispatched. */

@@ -526,48 +526,91 @@ dispatch (SoupServerMessage *msg, gpointer user_data)
   kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such page");
 }
 
-/* On a serving thread: the viewers' requests that shared state answers
- * (kt_http_live_answer_alone, kt_http_media_answer_alone,
- * kt_http_heartbeat_answer_alone). Anything unusual about the path (an escape,
- * a dot segment, another shape) goes to dispatch, which checks it fully. */
+void
+kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client)
+{
+  client->host = soup_server_message_get_remote_host (msg);
+  client->agent = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                "User-Agent");
+  client->query = g_uri_get_query (soup_server_message_get_uri (msg));
+}
+
+/* On a serving thread: a GET or HEAD of @path that shared state answers
+ * (kt_http_live_answer_shared, kt_http_media_answer_shared), and its route;
+ * NULL for the route table. Anything unusual about the path (an escape, a
+ * dot segment, another shape) goes to dispatch, which checks it fully. */
+static const char *
+answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHttpShared *answer)
+{
+  if (strchr (path, '%') != NULL || strchr (path, '\\') != NULL)
+    return NULL;
+  const char *route = g_str_has_prefix (path, "/media/") ? "/media/"
+                      : g_str_has_prefix (path, "/live/") ? "/live/"
+                                                          : NULL;
+  if (route == NULL)
+    return NULL;
+  g_auto (GStrv) parts = g_strsplit (path + strlen (route), "/", 4);
+  guint n = g_strv_length (parts);
+  if (n != 3 && !(n == 2 && route[1] == 'l')) /* /live/<channel>/index.m3u8 has two */
+    return NULL;
+  for (guint i = 0; i < n; i++)
+    if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      return NULL;
+  gboolean answered
+      = route[1] == 'm'
+            ? kt_http_media_answer_shared (http->app, (const char *const *) parts, answer)
+            : kt_http_live_answer_shared (http->app, (const char *const *) parts, client, answer);
+  return answered ? route : NULL;
+}
+
+/* kt-http-direct's hooks. */
+static const char *
+answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer, gpointer data)
+{
+  return answer_shared (data, path, client, answer);
+}
+
+static void
+count_direct (const char *route, guint64 bytes, double seconds, gpointer data)
+{
+  KtHttp *http = data;
+  kt_metrics_count_request (kt_app_metrics (http->app), route, SOUP_STATUS_OK, bytes, seconds,
+                            TRUE);
+}
+
+/* On a serving thread, for the requests libsoup read: answer there what
+ * shared state answers (answer_shared, kt_http_heartbeat_answer_alone). */
 static gboolean
 answer_alone (SoupServerMessage *msg, gpointer user_data)
 {
   KtHttp *http = user_data;
   mark_served (msg);
+  KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
   const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
   const char *method = soup_server_message_get_method (msg);
   if (path != NULL && g_str_equal (path, "/api/heartbeat") && g_str_equal (method, "POST")) {
     if (!kt_http_heartbeat_answer_alone (http, http->app, msg))
       return FALSE;
-    KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
     served->route = "/api/heartbeat";
     served->alone = TRUE;
     return TRUE;
   }
-  if (path == NULL || strchr (path, '%') != NULL || strchr (path, '\\') != NULL ||
-      !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
+  if (path == NULL || !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
     return FALSE;
-  const char *route = g_str_has_prefix (path, "/media/") ? "/media/"
-                      : g_str_has_prefix (path, "/live/") ? "/live/"
-                                                          : NULL;
+  KtHttpClient client;
+  kt_http_client_of (msg, &client);
+  KtHttpShared answer;
+  const char *route = answer_shared (http, path, &client, &answer);
   if (route == NULL)
     return FALSE;
-  g_auto (GStrv) parts = g_strsplit (path + strlen (route), "/", 4);
-  if (g_strv_length (parts) != 3)
-    return FALSE;
-  for (guint i = 0; i < 3; i++)
-    if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
-      return FALSE;
-  gboolean answered = route[1] == 'm'
-                          ? kt_http_media_answer_alone (http->app, msg, (const char *const *) parts)
-                          : kt_http_live_answer_alone (http->app, msg, (const char *const *) parts);
-  if (answered) {
-    KtServed *served = g_object_get_qdata (G_OBJECT (msg), served_quark);
-    served->route = route;
-    served->alone = TRUE;
-  }
-  return answered;
+  /* Players on other origins (a county portal embedding the stream). */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Access-Control-Allow-Origin", "*");
+  kt_http_bytes (msg, answer.body, answer.content_type, answer.cache_control);
+  g_bytes_unref (answer.body);
+  served->route = route;
+  served->alone = TRUE;
+  return TRUE;
 }
 
 /* Request bodies are collected in memory before a handler runs, so their
@@ -590,7 +633,7 @@ on_body_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
   if (guard->received > guard->limit) {
     g_warning ("request body over %" G_GOFFSET_FORMAT " bytes: closing the connection",
                guard->limit);
-    GSocket *socket = soup_server_message_get_socket (msg);
+    GSocket *socket = kt_http_direct_message_socket (msg);
     if (socket != NULL)
       g_socket_shutdown (socket, TRUE, TRUE, NULL);
   }
@@ -613,7 +656,7 @@ on_request_headers (SoupServer *server, SoupServerMessage *msg, const char *path
       kt_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large",
                      "the request body is larger than %" G_GOFFSET_FORMAT " bytes", limit);
       if (!(soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE)) {
-        GSocket *socket = soup_server_message_get_socket (msg);
+        GSocket *socket = kt_http_direct_message_socket (msg);
         if (socket != NULL)
           g_socket_shutdown (socket, TRUE, TRUE, NULL);
       }
@@ -703,7 +746,14 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
     guint n_threads = kt_config_get_int (kt_app_config (http->app), "server", "threads");
     if (n_threads == 0)
       n_threads = MIN (4 * g_get_num_processors (), 16);
-    KtHttpThreadsHooks hooks = { make_server, answer_alone, dispatch, http, http->cancellable };
+    KtHttpThreadsHooks hooks = {
+      .make_server = make_server,
+      .answer_alone = answer_alone,
+      .dispatch = dispatch,
+      .direct = { answer_direct, count_direct, http, "ketang/" KT_VERSION },
+      .data = http,
+      .cancellable = http->cancellable,
+    };
     http->threads = kt_http_threads_start (&hooks, n_threads,
                                            local, http->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
   }

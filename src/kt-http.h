@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "kt-app.h"
+#include "kt-http-direct.h"
 #include "kt-inbox.h"
 #include "kt-viewpoint.h"
 
@@ -68,12 +69,16 @@ void kt_http_static_handle (KtApp *app, KtRequest *request);
 void kt_http_vendor_handle (KtApp *app, KtRequest *request);
 void kt_http_live_handle (KtApp *app, KtRequest *request);
 void kt_http_media_handle (KtApp *app, KtRequest *request);
-/* On an HTTP serving thread: answer a GET or HEAD of /live/@parts[0..2] (a
- * current variant playlist) or /media/@parts[0..2] (a ready segment) from
- * the state the serving threads share, TRUE; FALSE when only the main
- * thread's handler can answer. @parts are plain (no escapes, no "." or ".."). */
-gboolean kt_http_live_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts);
-gboolean kt_http_media_answer_alone (KtApp *app, SoupServerMessage *msg, const char *const *parts);
+/* On an HTTP serving thread: the answer to a GET or HEAD of
+ * /live/@parts[0..2] (a current variant playlist, counting @client as a
+ * viewer) or /media/@parts[0..2] (a ready segment) from the state the
+ * serving threads share, TRUE; FALSE when only the main thread's handler
+ * can answer. @parts are plain (no escapes, no "." or ".."). */
+gboolean kt_http_live_answer_shared (KtApp *app, const char *const *parts,
+                                     const KtHttpClient *client, KtHttpShared *answer);
+gboolean kt_http_media_answer_shared (KtApp *app, const char *const *parts, KtHttpShared *answer);
+/* @msg's client, borrowed from @msg. */
+void kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);

@@ -1,0 +1,512 @@
+/* kt-http-direct: viewers' requests answered without libsoup.
+ *
+ * Why. With the serving threads, the wake-ups and the shared state fixed,
+ * one box carried 8,000 live viewers and nginx on the same bytes at least
+ * 12,000, and ketang's own code was about 1 % of its CPU: the rest was the
+ * cost of libsoup 3.2 on GLib 2.74 per request, a new GSource for every
+ * wait to read or write, several GObjects per message, a signal emission
+ * (each taking GObject's one process-wide signal lock) for every step of
+ * every message, and the main loop's bookkeeping for each (docs/serving.md
+ * has the profiles). A viewer's requests are nearly all the same two: the
+ * current variant playlist and a segment, both already answered from
+ * shared state (kt_http_live_answer_shared, kt_http_media_answer_shared).
+ * For those the HTTP work is small: read a request head, write a status
+ * line, seven headers and bytes that are already in memory.
+ *
+ * What. Each serving thread accepts its own connections (its share of the
+ * SO_REUSEPORT sockets) and watches them with one epoll set, which is a
+ * single descriptor in the thread's GMainContext. When a connection has
+ * bytes, the head of the next request is peeked (MSG_PEEK: the bytes stay
+ * in the kernel) and parsed by libsoup's own parser
+ * (soup_headers_parse_request), so it is read exactly as libsoup would
+ * read it. A plain HTTP/1.1 GET or HEAD, complete in what was peeked, with
+ * no body, no Range, no Expect and no Upgrade, that the hook answers from
+ * shared state is consumed and answered here: one recv to consume it, one
+ * sendmsg of the head and the body (the segment store's mapping, so no
+ * copy in ketang), and the connection is kept for the next request.
+ *
+ * Anything else, from a heartbeat to a malformed request line, is never
+ * read here: the connection, its unread bytes still in the kernel, is
+ * handed to the thread's SoupServer (soup_server_accept_iostream) and is
+ * libsoup's from then on, exactly as if libsoup had accepted it. So every
+ * rule libsoup and the route table apply (parsing limits, 400s, bodies,
+ * keep-alive, the closed-connection workaround in kt-http-closed.c) still
+ * applies to every request that is not answered here, and no request is
+ * ever half-read by two parsers. A head that is not complete in one peek
+ * (a slow client, a head over the buffer) is handed over too: a real
+ * player's GET is one small packet.
+ *
+ * A connection is handed over once and stays with libsoup, so a browser
+ * connection that also carries a POST moves to libsoup at that point;
+ * hls.js fetches segments and playlists on connections of its own most of
+ * the time, and VLC, TV boxes and edges send nothing else.
+ *
+ * libsoup only takes a GIOStream from outside; a connection made that way
+ * has no GSocket for soup_server_message_get_socket, which kt-http.c needs
+ * to cut off an oversized body and kt-http-closed.c to find its stream.
+ * The socket is recorded on the connection's remote address object, which
+ * libsoup keeps and hands back (kt_http_direct_message_socket).
+ *
+ * libsoup 3.2 also keeps a connection alive after a response only while
+ * its server has a listener of its own (request_finished in soup-server.c
+ * checks priv->listeners), and every connection here comes from outside.
+ * So each thread's server listens on one socket nobody can reach: a Unix
+ * socket bound in a private directory and unlinked as soon as it listens.
+ *
+ * Not here: TLS (the thread's SoupServer accepts for itself when ketang
+ * serves HTTPS), idle timeouts (libsoup has none either; a client's close
+ * is seen at once), HTTP/1.0 and pipelined bodies (handed over).
+ * KETANG_DIRECT=0 in the environment turns the direct path off, to compare.
+ */
+#define _GNU_SOURCE /* accept4, memmem */
+#define G_LOG_DOMAIN "kt-http"
+
+#include "kt-http-direct.h"
+
+#include <errno.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The largest request head answered here; a longer one goes to libsoup. */
+#define HEAD_MAX 8192
+#define EVENTS_MAX 64
+#define ACCEPTS_PER_EVENT 64
+/* Out of descriptors: accepting pauses this long rather than spin. */
+#define ACCEPT_PAUSE_MS 100
+
+typedef enum { KIND_LISTENER, KIND_CONNECTION } Kind;
+
+typedef struct {
+  Kind kind;
+  KtHttpDirect *direct;
+  GSocket *socket;
+  gboolean paused;
+} Listener;
+
+typedef struct {
+  Kind kind;
+  int fd;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  char host[64]; /* the peer's address as text */
+  /* The answer being written. */
+  char head[1024];
+  gsize head_len;
+  GBytes *body;     /* NULL for HEAD */
+  gsize total;      /* head_len + the body's size */
+  gsize sent;
+  gboolean close_after;
+  gboolean writing; /* waiting for EPOLLOUT */
+  const char *route;
+  gint64 started_us;
+} Connection;
+
+struct _KtHttpDirect {
+  KtHttpDirectHooks hooks;
+  SoupServer *server;
+  GMainContext *context;
+  int epoll_fd;
+  GSource *source;
+  GPtrArray *listeners;     /* Listener* */
+  GHashTable *connections;  /* Connection* */
+  char buffer[HEAD_MAX];
+  char date[40];            /* "Date: …" value for date_second */
+  time_t date_second;
+};
+
+static GQuark socket_quark;
+
+GSocket *
+kt_http_direct_message_socket (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  if (socket == NULL) {
+    GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+    if (remote != NULL && socket_quark != 0)
+      socket = g_object_get_qdata (G_OBJECT (remote), socket_quark);
+  }
+  return socket;
+}
+
+static void
+connection_free (KtHttpDirect *direct, Connection *conn)
+{
+  g_hash_table_remove (direct->connections, conn);
+  if (conn->fd >= 0)
+    close (conn->fd); /* also leaves the epoll set */
+  g_clear_pointer (&conn->body, g_bytes_unref);
+  g_free (conn);
+}
+
+/* The connection and its unread bytes go to libsoup. */
+static void
+hand_over (KtHttpDirect *direct, Connection *conn)
+{
+  epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = g_socket_new_from_fd (conn->fd, &error);
+  g_autoptr (GSocketAddress) remote
+      = g_socket_address_new_from_native (&conn->peer, conn->peer_len);
+  g_autoptr (GSocketAddress) local = socket ? g_socket_get_local_address (socket, &error) : NULL;
+  if (local == NULL || remote == NULL) {
+    g_info ("connection from %s dropped: %s", conn->host,
+            error ? error->message : "no address");
+    connection_free (direct, conn); /* closes the descriptor, which the socket did not take */
+    return;
+  }
+  conn->fd = -1; /* the socket's now */
+  g_object_set_qdata_full (G_OBJECT (remote), socket_quark, g_object_ref (socket),
+                           g_object_unref);
+  g_autoptr (GSocketConnection) stream = g_socket_connection_factory_create_connection (socket);
+  soup_server_accept_iostream (direct->server, G_IO_STREAM (stream), local, remote, NULL);
+  connection_free (direct, conn);
+}
+
+static void
+want_write (KtHttpDirect *direct, Connection *conn, gboolean writing)
+{
+  if (conn->writing == writing)
+    return;
+  conn->writing = writing;
+  struct epoll_event ev = { .events = writing ? EPOLLOUT : EPOLLIN, .data.ptr = conn };
+  epoll_ctl (direct->epoll_fd, EPOLL_CTL_MOD, conn->fd, &ev);
+}
+
+/* Send what is left of the answer. FALSE when the connection is gone. */
+static gboolean
+write_more (KtHttpDirect *direct, Connection *conn)
+{
+  while (conn->sent < conn->total) {
+    struct iovec iov[2];
+    int n = 0;
+    if (conn->sent < conn->head_len)
+      iov[n++] = (struct iovec) { conn->head + conn->sent, conn->head_len - conn->sent };
+    if (conn->body != NULL) {
+      gsize size, done = conn->sent > conn->head_len ? conn->sent - conn->head_len : 0;
+      const char *data = g_bytes_get_data (conn->body, &size);
+      if (done < size)
+        iov[n++] = (struct iovec) { (char *) data + done, size - done };
+    }
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
+    ssize_t sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR)
+      continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      want_write (direct, conn, TRUE);
+      return TRUE;
+    }
+    if (sent <= 0) {
+      connection_free (direct, conn);
+      return FALSE;
+    }
+    conn->sent += sent;
+  }
+  direct->hooks.count (conn->route, conn->body ? conn->total - conn->head_len : 0,
+                       (g_get_monotonic_time () - conn->started_us) / 1e6, direct->hooks.data);
+  g_clear_pointer (&conn->body, g_bytes_unref);
+  conn->sent = conn->total = conn->head_len = 0;
+  if (conn->close_after) {
+    shutdown (conn->fd, SHUT_WR);
+    connection_free (direct, conn);
+    return FALSE;
+  }
+  want_write (direct, conn, FALSE);
+  return TRUE;
+}
+
+/* The Date header's value, made once a second. */
+static const char *
+date_now (KtHttpDirect *direct)
+{
+  time_t now = time (NULL);
+  if (now != direct->date_second) {
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    /* RFC 9110's IMF-fixdate, always in English. */
+    static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    g_snprintf (direct->date, sizeof direct->date, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                tm.tm_min, tm.tm_sec);
+    direct->date_second = now;
+  }
+  return direct->date;
+}
+
+/* A request this path takes: HTTP/1.1, GET or HEAD, an origin-form
+ * target, a Host, and nothing that libsoup would treat specially. */
+static gboolean
+plain_request (const char *method, const char *target, SoupHTTPVersion version,
+               SoupMessageHeaders *headers)
+{
+  if (version != SOUP_HTTP_1_1 || target[0] != '/' ||
+      !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
+    return FALSE;
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+  if (encoding != SOUP_ENCODING_NONE &&
+      !(encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+        soup_message_headers_get_content_length (headers) == 0))
+    return FALSE;
+  static const char *const special[]
+      = { "Range", "If-Range", "Expect", "Upgrade", "Transfer-Encoding", NULL };
+  for (guint i = 0; special[i] != NULL; i++)
+    if (soup_message_headers_get_one (headers, special[i]) != NULL)
+      return FALSE;
+  return soup_message_headers_get_one (headers, "Host") != NULL;
+}
+
+/* Answer the request whose head is the first @head_len bytes of the
+ * buffer: TRUE with the answer ready to write, FALSE to hand over. */
+static gboolean
+answer (KtHttpDirect *direct, Connection *conn, gsize head_len)
+{
+  g_autoptr (SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
+  g_autofree char *method = NULL, *target = NULL;
+  SoupHTTPVersion version;
+  if (soup_headers_parse_request (direct->buffer, head_len, headers, &method, &target, &version)
+          != SOUP_STATUS_OK ||
+      !plain_request (method, target, version, headers))
+    return FALSE;
+  char *query = strchr (target, '?');
+  if (query != NULL)
+    *query++ = '\0';
+  KtHttpClient client = { conn->host, soup_message_headers_get_one (headers, "User-Agent"),
+                          query };
+  KtHttpShared shared = { 0 };
+  const char *route = direct->hooks.answer (target, &client, &shared, direct->hooks.data);
+  if (route == NULL)
+    return FALSE;
+  conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
+  gsize size = g_bytes_get_size (shared.body);
+  int len = g_snprintf (conn->head, sizeof conn->head,
+                        "HTTP/1.1 200 OK\r\n"
+                        "Server: %s\r\n"
+                        "Date: %s\r\n"
+                        "Access-Control-Allow-Origin: *\r\n"
+                        "Cache-Control: %s\r\n"
+                        "X-Content-Type-Options: nosniff\r\n"
+                        "Content-Type: %s\r\n"
+                        "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                        "%s"
+                        "\r\n",
+                        direct->hooks.server_header, date_now (direct), shared.cache_control,
+                        shared.content_type, size, conn->close_after ? "Connection: close\r\n" : "");
+  if (len <= 0 || (gsize) len >= sizeof conn->head) {
+    g_bytes_unref (shared.body);
+    return FALSE;
+  }
+  conn->head_len = len;
+  conn->route = route;
+  if (g_str_equal (method, "HEAD")) {
+    g_bytes_unref (shared.body);
+    conn->total = conn->head_len;
+  } else {
+    conn->body = shared.body;
+    conn->total = conn->head_len + size;
+  }
+  conn->sent = 0;
+  return TRUE;
+}
+
+static void
+on_readable (KtHttpDirect *direct, Connection *conn)
+{
+  gint64 started = g_get_monotonic_time ();
+  ssize_t n;
+  do
+    n = recv (conn->fd, direct->buffer, sizeof direct->buffer, MSG_PEEK);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n <= 0) { /* the client closed, or the connection broke */
+    connection_free (direct, conn);
+    return;
+  }
+  const char *end = memmem (direct->buffer, n, "\r\n\r\n", 4);
+  if (end == NULL || !answer (direct, conn, end + 4 - direct->buffer)) {
+    hand_over (direct, conn);
+    return;
+  }
+  /* Consume the head: the peek showed it is all there. */
+  gsize head_len = end + 4 - direct->buffer;
+  do
+    n = recv (conn->fd, direct->buffer, head_len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t) head_len) {
+    connection_free (direct, conn);
+    return;
+  }
+  conn->started_us = started;
+  write_more (direct, conn);
+}
+
+static gboolean resume_accepting (gpointer data);
+
+static void
+on_acceptable (KtHttpDirect *direct, Listener *listener)
+{
+  int fd = g_socket_get_fd (listener->socket);
+  for (guint i = 0; i < ACCEPTS_PER_EVENT; i++) {
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    int client = accept4 (fd, (struct sockaddr *) &peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        g_warning ("cannot accept a connection: %s; pausing for %d ms", g_strerror (errno),
+                   ACCEPT_PAUSE_MS);
+        epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        listener->paused = TRUE;
+        GSource *pause = g_timeout_source_new (ACCEPT_PAUSE_MS);
+        g_source_set_callback (pause, resume_accepting, listener, NULL);
+        g_source_attach (pause, direct->context);
+        g_source_unref (pause);
+      }
+      return; /* EAGAIN: none left; others (a client gone already): next event */
+    }
+    int one = 1;
+    setsockopt (client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Connection *conn = g_new0 (Connection, 1);
+    conn->kind = KIND_CONNECTION;
+    conn->fd = client;
+    conn->peer = peer;
+    conn->peer_len = peer_len;
+    g_autoptr (GSocketAddress) address
+        = g_socket_address_new_from_native (&peer, peer_len);
+    if (G_IS_INET_SOCKET_ADDRESS (address)) {
+      g_autofree char *host = g_inet_address_to_string (
+          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+      g_strlcpy (conn->host, host, sizeof conn->host);
+    }
+    g_hash_table_add (direct->connections, conn);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
+    if (epoll_ctl (direct->epoll_fd, EPOLL_CTL_ADD, client, &ev) != 0)
+      connection_free (direct, conn);
+  }
+}
+
+static void
+watch_listener (KtHttpDirect *direct, Listener *listener)
+{
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = listener };
+  epoll_ctl (direct->epoll_fd, EPOLL_CTL_ADD, g_socket_get_fd (listener->socket), &ev);
+}
+
+static gboolean
+resume_accepting (gpointer data)
+{
+  Listener *listener = data;
+  listener->paused = FALSE;
+  watch_listener (listener->direct, listener);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_events (gint fd, GIOCondition condition, gpointer data)
+{
+  KtHttpDirect *direct = data;
+  struct epoll_event events[EVENTS_MAX];
+  int n = epoll_wait (direct->epoll_fd, events, EVENTS_MAX, 0);
+  for (int i = 0; i < n; i++) {
+    Kind kind = *(Kind *) events[i].data.ptr;
+    if (kind == KIND_LISTENER) {
+      on_acceptable (direct, events[i].data.ptr);
+      continue;
+    }
+    Connection *conn = events[i].data.ptr;
+    if (conn->writing)
+      write_more (direct, conn);
+    else
+      on_readable (direct, conn);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+listener_free (gpointer data)
+{
+  Listener *listener = data;
+  g_socket_close (listener->socket, NULL);
+  g_object_unref (listener->socket);
+  g_free (listener);
+}
+
+/* A listener for @server that no client can reach (see the top). */
+static gboolean
+listen_unreachable (SoupServer *server, GError **error)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ketang-XXXXXX", error);
+  if (dir == NULL)
+    return FALSE;
+  g_autofree char *path = g_build_filename (dir, "s", NULL);
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr (GSocket) sock
+      = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+  gboolean ok = sock != NULL && g_socket_bind (sock, address, FALSE, error) &&
+                g_socket_listen (sock, error);
+  g_unlink (path);
+  g_rmdir (dir);
+  return ok && soup_server_listen_socket (server, sock, 0, error);
+}
+
+KtHttpDirect *
+kt_http_direct_new (const KtHttpDirectHooks *hooks, GMainContext *context, SoupServer *server,
+                    GError **error)
+{
+  g_main_context_push_thread_default (context);
+  gboolean ok = listen_unreachable (server, error);
+  g_main_context_pop_thread_default (context);
+  if (!ok)
+    return NULL;
+  if (socket_quark == 0)
+    socket_quark = g_quark_from_static_string ("kt-http-direct-socket");
+  KtHttpDirect *direct = g_new0 (KtHttpDirect, 1);
+  direct->hooks = *hooks;
+  direct->server = server;
+  direct->context = context;
+  direct->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (direct->epoll_fd < 0)
+    g_error ("epoll_create1: %s", g_strerror (errno));
+  direct->listeners = g_ptr_array_new_with_free_func (listener_free);
+  direct->connections = g_hash_table_new (NULL, NULL);
+  direct->source = g_unix_fd_source_new (direct->epoll_fd, G_IO_IN);
+  g_source_set_callback (direct->source, G_SOURCE_FUNC (on_events), direct, NULL);
+  g_source_attach (direct->source, context);
+  return direct;
+}
+
+void
+kt_http_direct_add_listener (KtHttpDirect *direct, GSocket *listener)
+{
+  Listener *l = g_new0 (Listener, 1);
+  l->kind = KIND_LISTENER;
+  l->direct = direct;
+  l->socket = g_object_ref (listener);
+  g_ptr_array_add (direct->listeners, l);
+  watch_listener (direct, l);
+}
+
+void
+kt_http_direct_free (KtHttpDirect *direct)
+{
+  if (direct == NULL)
+    return;
+  g_source_destroy (direct->source);
+  g_source_unref (direct->source);
+  GList *connections = g_hash_table_get_keys (direct->connections);
+  for (GList *l = connections; l != NULL; l = l->next)
+    connection_free (direct, l->data);
+  g_list_free (connections);
+  g_hash_table_unref (direct->connections);
+  g_ptr_array_unref (direct->listeners);
+  close (direct->epoll_fd);
+  g_free (direct);
+}

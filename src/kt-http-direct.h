@@ -1,0 +1,53 @@
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* The direct path of one HTTP serving thread (see kt-http-direct.c): it
+ * accepts the thread's connections and answers viewers' plain GET and HEAD
+ * requests from shared state without libsoup; a connection's first request
+ * it does not answer goes, with the connection, to the thread's SoupServer. */
+typedef struct _KtHttpDirect KtHttpDirect;
+
+/* Who asks, as the viewer counts know a player (kt-metrics.c). */
+typedef struct {
+  const char *host;  /* the client's address */
+  const char *agent; /* its User-Agent, or NULL */
+  const char *query; /* the raw query string, or NULL */
+} KtHttpClient;
+
+/* An answer from the state the serving threads share: 200 with @body. */
+typedef struct {
+  GBytes *body; /* the caller's, once given */
+  const char *content_type;
+  const char *cache_control;
+} KtHttpShared;
+
+typedef struct {
+  /* The answer to a GET or HEAD of @path (percent-encoded, without the
+   * query) and its route (a static string, for /metrics), or NULL when
+   * libsoup and the route table should see the request. */
+  const char *(*answer) (const char *path, const KtHttpClient *client, KtHttpShared *answer,
+                         gpointer data);
+  /* An answer was written whole: @bytes of body in @seconds. */
+  void (*count) (const char *route, guint64 bytes, double seconds, gpointer data);
+  gpointer data;
+  const char *server_header; /* "ketang/0.1.0" */
+} KtHttpDirectHooks;
+
+/* A direct path on @context, whose thread alone calls into it from now on;
+ * @server (borrowed, same thread) takes the connections it hands over. */
+KtHttpDirect *kt_http_direct_new (const KtHttpDirectHooks *hooks, GMainContext *context,
+                                  SoupServer *server, GError **error);
+/* Accept on @listener (listening, non-blocking) from now on. */
+void kt_http_direct_add_listener (KtHttpDirect *direct, GSocket *listener);
+/* Close the listeners and every connection not handed over. On the
+ * context's thread, or once nothing runs that context any more. */
+void kt_http_direct_free (KtHttpDirect *direct);
+
+/* @msg's socket: soup_server_message_get_socket, which is NULL for a
+ * connection the direct path handed over, or the one it recorded then. */
+GSocket *kt_http_direct_message_socket (SoupServerMessage *msg);
+
+G_END_DECLS
