@@ -259,16 +259,24 @@ parsed_beat_free (gpointer data)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtParsedBeat, parsed_beat_free)
 
 static KtParsedBeat *
-parse_beat (SoupServerMessage *msg)
+parse_beat_data (const char *data, gsize len)
 {
   KtParsedBeat *parsed = g_new0 (KtParsedBeat, 1);
-  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  const char *data = g_bytes_get_data (bytes, &parsed->len);
+  parsed->len = len;
   parsed->parser = json_parser_new_immutable ();
-  if (parsed->len > 0 && g_utf8_validate (data, parsed->len, NULL) &&
-      json_parser_load_from_data (parsed->parser, data, parsed->len, NULL))
+  if (len > 0 && g_utf8_validate (data, len, NULL) &&
+      json_parser_load_from_data (parsed->parser, data, len, NULL))
     parsed->root = json_parser_get_root (parsed->parser);
   return parsed;
+}
+
+static KtParsedBeat *
+parse_beat (SoupServerMessage *msg)
+{
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  return parse_beat_data (data, len);
 }
 
 /* A person's heartbeat answered on a serving thread, on its way to be
@@ -305,18 +313,18 @@ count_person_beat (gpointer data)
   person_beat_free (beat);
 }
 
-gboolean
-kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg)
+/* On a serving thread: @parsed is a person's heartbeat by name on a channel
+ * that exists, now on its way to be counted on the main thread, TRUE; or
+ * FALSE, for the route's handler. */
+static gboolean
+send_person_beat (KtHttp *http, KtApp *app, KtParsedBeat *parsed)
 {
-  g_autoptr (KtParsedBeat) parsed = parse_beat (msg);
   KtBeatFields f;
   KtHttpRefusal refusal = { 0 };
   if (parsed->root == NULL || !JSON_NODE_HOLDS_OBJECT (parsed->root) || parsed->len > 4096 ||
       !read_beat (json_node_get_object (parsed->root), &f, &refusal) || f.token != NULL ||
       f.code != NULL || !kt_app_channel_listed (app, f.channel_id)) {
     g_free (refusal.message);
-    g_object_set_qdata_full (G_OBJECT (msg), parsed_beat_quark (), g_steal_pointer (&parsed),
-                             parsed_beat_free);
     return FALSE;
   }
   KtPersonBeat *beat = g_new0 (KtPersonBeat, 1);
@@ -325,8 +333,27 @@ kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg
   beat->hb.name = g_strdup (beat->hb.name);
   beat->hb.phone = g_strdup (beat->hb.phone);
   kt_http_to_main (http, count_person_beat, person_beat_free, beat);
+  return TRUE;
+}
+
+gboolean
+kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg)
+{
+  g_autoptr (KtParsedBeat) parsed = parse_beat (msg);
+  if (!send_person_beat (http, app, parsed)) {
+    g_object_set_qdata_full (G_OBJECT (msg), parsed_beat_quark (), g_steal_pointer (&parsed),
+                             parsed_beat_free);
+    return FALSE;
+  }
   kt_http_ok_empty (msg);
   return TRUE;
+}
+
+gboolean
+kt_http_heartbeat_answer_data (KtHttp *http, KtApp *app, const char *body, gsize len)
+{
+  g_autoptr (KtParsedBeat) parsed = parse_beat_data (body, len);
+  return send_person_beat (http, app, parsed);
 }
 
 void

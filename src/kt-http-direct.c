@@ -75,8 +75,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The largest request head answered here; a longer one goes to libsoup. */
+/* The largest request answered here; a longer one goes to libsoup. */
 #define HEAD_MAX 8192
+/* The largest POST body answered here (a heartbeat is about 200 bytes). */
+#define POST_MAX 4096
 #define EVENTS_MAX 64
 #define ACCEPTS_PER_EVENT 64
 /* Out of descriptors: accepting pauses this long rather than spin. */
@@ -105,6 +107,8 @@ typedef struct {
   gsize sent;
   gboolean close_after;
   gboolean writing; /* waiting for EPOLLOUT */
+  gboolean parked;  /* out of the epoll set, its request waiting for the main thread */
+  gboolean retried; /* the request was asked again after that: no second wait */
   const char *route;
   gint64 started_us;
 } Connection;
@@ -113,6 +117,8 @@ struct _KtHttpDirect {
   KtHttpDirectHooks hooks;
   SoupServer *server;
   GMainContext *context;
+  KtInbox *home; /* this thread's */
+  KtInbox *main;
   int epoll_fd;
   GSource *source;
   GPtrArray *listeners;     /* Listener* */
@@ -120,6 +126,13 @@ struct _KtHttpDirect {
   char buffer[HEAD_MAX];
   char date[40];            /* "Date: …" value for date_second */
   time_t date_second;
+};
+
+struct _KtHttpTicket {
+  KtHttpDirect *direct;
+  Connection *conn;
+  KtInbox *home; /* a reference: the ticket may come back after the thread stopped */
+  KtHttpPrepare prepare;
 };
 
 static GQuark socket_quark;
@@ -242,80 +255,109 @@ date_now (KtHttpDirect *direct)
   return direct->date;
 }
 
-/* A request this path takes: HTTP/1.1, GET or HEAD, an origin-form
- * target, a Host, and nothing that libsoup would treat specially. */
+/* A request this path takes: HTTP/1.1, an origin-form target, a Host,
+ * nothing that libsoup would treat specially, and GET or HEAD without a
+ * body or POST with a body of known length; its body's length. */
 static gboolean
 plain_request (const char *method, const char *target, SoupHTTPVersion version,
-               SoupMessageHeaders *headers)
+               SoupMessageHeaders *headers, gsize *body_len)
 {
   if (version != SOUP_HTTP_1_1 || target[0] != '/' ||
-      !(g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
-    return FALSE;
-  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
-  if (encoding != SOUP_ENCODING_NONE &&
-      !(encoding == SOUP_ENCODING_CONTENT_LENGTH &&
-        soup_message_headers_get_content_length (headers) == 0))
+      soup_message_headers_get_one (headers, "Host") == NULL)
     return FALSE;
   static const char *const special[]
       = { "Range", "If-Range", "Expect", "Upgrade", "Transfer-Encoding", NULL };
   for (guint i = 0; special[i] != NULL; i++)
     if (soup_message_headers_get_one (headers, special[i]) != NULL)
       return FALSE;
-  return soup_message_headers_get_one (headers, "Host") != NULL;
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+  goffset length = encoding == SOUP_ENCODING_CONTENT_LENGTH
+                       ? soup_message_headers_get_content_length (headers)
+                       : 0;
+  *body_len = length;
+  if (g_str_equal (method, "GET") || g_str_equal (method, "HEAD"))
+    return encoding == SOUP_ENCODING_NONE || (encoding == SOUP_ENCODING_CONTENT_LENGTH && length == 0);
+  return g_str_equal (method, "POST") && encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+         length > 0 && length <= POST_MAX;
 }
 
-/* Answer the request whose head is the first @head_len bytes of the
- * buffer: TRUE with the answer ready to write, FALSE to hand over. */
+/* Answer the request at the start of the buffer, of which @peeked bytes
+ * are there: TRUE with the answer ready to write and *@request_len, the
+ * request's length; FALSE to wait (@prepare filled) or hand over. */
 static gboolean
-answer (KtHttpDirect *direct, Connection *conn, gsize head_len)
+answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len,
+        KtHttpPrepare *prepare)
 {
+  const char *end = memmem (direct->buffer, peeked, "\r\n\r\n", 4);
+  if (end == NULL)
+    return FALSE;
+  gsize head_len = end + 4 - direct->buffer, body_len;
   g_autoptr (SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   g_autofree char *method = NULL, *target = NULL;
   SoupHTTPVersion version;
   if (soup_headers_parse_request (direct->buffer, head_len, headers, &method, &target, &version)
           != SOUP_STATUS_OK ||
-      !plain_request (method, target, version, headers))
+      !plain_request (method, target, version, headers, &body_len) ||
+      head_len + body_len > peeked)
     return FALSE;
   char *query = strchr (target, '?');
   if (query != NULL)
     *query++ = '\0';
-  KtHttpClient client = { conn->host, soup_message_headers_get_one (headers, "User-Agent"),
-                          query };
   KtHttpShared shared = { 0 };
-  const char *route = direct->hooks.answer (target, &client, &shared, direct->hooks.data);
+  const char *route;
+  gboolean post = g_str_equal (method, "POST");
+  if (post) {
+    route = direct->hooks.answer_post (target, direct->buffer + head_len, body_len, &shared,
+                                       direct->hooks.data);
+  } else {
+    KtHttpClient client = { conn->host, soup_message_headers_get_one (headers, "User-Agent"),
+                            query };
+    route = direct->hooks.answer (target, &client, &shared, conn->retried ? NULL : prepare,
+                                  direct->hooks.data);
+  }
   if (route == NULL)
     return FALSE;
   conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
-  gsize size = g_bytes_get_size (shared.body);
+  gsize size = shared.body ? g_bytes_get_size (shared.body) : 0;
+  g_autofree char *content_type
+      = shared.content_type ? g_strdup_printf ("Content-Type: %s\r\n", shared.content_type) : NULL;
+  /* Players on other origins (a county portal embedding the stream) may
+   * read what they GET; a POST answers the page's own scripts. */
   int len = g_snprintf (conn->head, sizeof conn->head,
                         "HTTP/1.1 200 OK\r\n"
                         "Server: %s\r\n"
                         "Date: %s\r\n"
-                        "Access-Control-Allow-Origin: *\r\n"
+                        "%s"
                         "Cache-Control: %s\r\n"
                         "X-Content-Type-Options: nosniff\r\n"
-                        "Content-Type: %s\r\n"
+                        "%s"
                         "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                         "%s"
                         "\r\n",
-                        direct->hooks.server_header, date_now (direct), shared.cache_control,
-                        shared.content_type, size, conn->close_after ? "Connection: close\r\n" : "");
+                        direct->hooks.server_header, date_now (direct),
+                        post ? "" : "Access-Control-Allow-Origin: *\r\n", shared.cache_control,
+                        content_type ? content_type : "", size,
+                        conn->close_after ? "Connection: close\r\n" : "");
   if (len <= 0 || (gsize) len >= sizeof conn->head) {
-    g_bytes_unref (shared.body);
+    g_clear_pointer (&shared.body, g_bytes_unref);
     return FALSE;
   }
   conn->head_len = len;
   conn->route = route;
-  if (g_str_equal (method, "HEAD")) {
-    g_bytes_unref (shared.body);
+  if (g_str_equal (method, "HEAD") || size == 0) {
+    g_clear_pointer (&shared.body, g_bytes_unref);
     conn->total = conn->head_len;
   } else {
     conn->body = shared.body;
     conn->total = conn->head_len + size;
   }
   conn->sent = 0;
+  *request_len = head_len + body_len;
   return TRUE;
 }
+
+static void park (KtHttpDirect *direct, Connection *conn, const KtHttpPrepare *prepare);
+static void resume_ticket (gpointer data);
 
 static void
 on_readable (KtHttpDirect *direct, Connection *conn)
@@ -331,22 +373,82 @@ on_readable (KtHttpDirect *direct, Connection *conn)
     connection_free (direct, conn);
     return;
   }
-  const char *end = memmem (direct->buffer, n, "\r\n\r\n", 4);
-  if (end == NULL || !answer (direct, conn, end + 4 - direct->buffer)) {
-    hand_over (direct, conn);
+  KtHttpPrepare prepare = { 0 };
+  gsize request_len;
+  if (!answer (direct, conn, n, &request_len, &prepare)) {
+    if (prepare.run != NULL)
+      park (direct, conn, &prepare);
+    else
+      hand_over (direct, conn);
     return;
   }
-  /* Consume the head: the peek showed it is all there. */
-  gsize head_len = end + 4 - direct->buffer;
+  /* Consume the request: the peek showed it is all there. */
   do
-    n = recv (conn->fd, direct->buffer, head_len, 0);
+    n = recv (conn->fd, direct->buffer, request_len, 0);
   while (n < 0 && errno == EINTR);
-  if (n != (ssize_t) head_len) {
+  if (n != (ssize_t) request_len) {
     connection_free (direct, conn);
     return;
   }
-  conn->started_us = started;
+  conn->started_us = conn->retried ? conn->started_us : started;
+  conn->retried = FALSE;
   write_more (direct, conn);
+}
+
+/* Tickets. A parked connection is out of the epoll set, so nothing frees
+ * it but kt_http_direct_free; its request is still unread in the kernel. */
+
+static void
+ticket_free (gpointer data)
+{
+  KtHttpTicket *ticket = data;
+  if (ticket->prepare.free != NULL)
+    ticket->prepare.free (ticket->prepare.data);
+  kt_inbox_unref (ticket->home);
+  g_free (ticket);
+}
+
+/* On the main thread. */
+static void
+run_ticket (gpointer data)
+{
+  KtHttpTicket *ticket = data;
+  ticket->prepare.run (ticket->prepare.data, ticket);
+}
+
+void
+kt_http_direct_retry (KtHttpTicket *ticket)
+{
+  kt_inbox_post (ticket->home, resume_ticket, ticket_free, ticket);
+}
+
+/* Back on the connection's thread. */
+static void
+resume_ticket (gpointer data)
+{
+  KtHttpTicket *ticket = data;
+  KtHttpDirect *direct = ticket->direct;
+  Connection *conn = ticket->conn;
+  ticket_free (ticket);
+  conn->parked = FALSE;
+  conn->retried = TRUE;
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
+  if (epoll_ctl (direct->epoll_fd, EPOLL_CTL_ADD, conn->fd, &ev) != 0) {
+    connection_free (direct, conn);
+    return;
+  }
+  on_readable (direct, conn);
+}
+
+static void
+park (KtHttpDirect *direct, Connection *conn, const KtHttpPrepare *prepare)
+{
+  epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
+  conn->parked = TRUE;
+  conn->started_us = g_get_monotonic_time ();
+  KtHttpTicket *ticket = g_new0 (KtHttpTicket, 1);
+  *ticket = (KtHttpTicket) { direct, conn, kt_inbox_ref (direct->home), *prepare };
+  kt_inbox_post (direct->main, run_ticket, ticket_free, ticket);
 }
 
 static gboolean resume_accepting (gpointer data);
@@ -459,7 +561,7 @@ listen_unreachable (SoupServer *server, GError **error)
 
 KtHttpDirect *
 kt_http_direct_new (const KtHttpDirectHooks *hooks, GMainContext *context, SoupServer *server,
-                    GError **error)
+                    KtInbox *home, KtInbox *main, GError **error)
 {
   g_main_context_push_thread_default (context);
   gboolean ok = listen_unreachable (server, error);
@@ -472,6 +574,8 @@ kt_http_direct_new (const KtHttpDirectHooks *hooks, GMainContext *context, SoupS
   direct->hooks = *hooks;
   direct->server = server;
   direct->context = context;
+  direct->home = kt_inbox_ref (home);
+  direct->main = kt_inbox_ref (main);
   direct->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   if (direct->epoll_fd < 0)
     g_error ("epoll_create1: %s", g_strerror (errno));
@@ -507,6 +611,8 @@ kt_http_direct_free (KtHttpDirect *direct)
   g_list_free (connections);
   g_hash_table_unref (direct->connections);
   g_ptr_array_unref (direct->listeners);
+  kt_inbox_unref (direct->home);
+  kt_inbox_unref (direct->main);
   close (direct->epoll_fd);
   g_free (direct);
 }

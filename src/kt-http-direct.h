@@ -2,11 +2,13 @@
 
 #include <libsoup/soup.h>
 
+#include "kt-inbox.h"
+
 G_BEGIN_DECLS
 
 /* The direct path of one HTTP serving thread (see kt-http-direct.c): it
  * accepts the thread's connections and answers viewers' plain GET and HEAD
- * requests from shared state without libsoup; a connection's first request
+ * requests and small POSTs (heartbeats) from shared state without libsoup; a connection's first request
  * it does not answer goes, with the connection, to the thread's SoupServer. */
 typedef struct _KtHttpDirect KtHttpDirect;
 
@@ -20,16 +22,34 @@ typedef struct {
 /* An answer from the state the serving threads share: 200 with @body. */
 typedef struct {
   GBytes *body; /* the caller's, once given */
-  const char *content_type;
+  const char *content_type; /* NULL with an empty body */
   const char *cache_control;
 } KtHttpShared;
+
+/* A request waiting for the main thread, which calls
+ * kt_http_direct_retry on it once its work is done. */
+typedef struct _KtHttpTicket KtHttpTicket;
+
+/* Work for the main thread before a request is asked again: a playlist to
+ * build, a slot to wait for. @run owns @ticket; @free frees @data. */
+typedef struct {
+  void (*run) (gpointer data, KtHttpTicket *ticket);
+  gpointer data;
+  GDestroyNotify free;
+} KtHttpPrepare;
 
 typedef struct {
   /* The answer to a GET or HEAD of @path (percent-encoded, without the
    * query) and its route (a static string, for /metrics), or NULL when
-   * libsoup and the route table should see the request. */
+   * libsoup and the route table should see the request. With NULL it may
+   * fill @prepare (when not NULL): the request is asked again once the
+   * main thread has done that, and only then goes to libsoup. */
   const char *(*answer) (const char *path, const KtHttpClient *client, KtHttpShared *answer,
-                         gpointer data);
+                         KtHttpPrepare *prepare, gpointer data);
+  /* The same for a POST of @path with @body (Content-Length, at most a few
+   * kilobytes, all there), without @prepare. */
+  const char *(*answer_post) (const char *path, const char *body, gsize len,
+                              KtHttpShared *answer, gpointer data);
   /* An answer was written whole: @bytes of body in @seconds. */
   void (*count) (const char *route, guint64 bytes, double seconds, gpointer data);
   gpointer data;
@@ -38,13 +58,19 @@ typedef struct {
 
 /* A direct path on @context, whose thread alone calls into it from now on;
  * @server (borrowed, same thread) takes the connections it hands over. */
+/* @home is @context's inbox, @main the main thread's. */
 KtHttpDirect *kt_http_direct_new (const KtHttpDirectHooks *hooks, GMainContext *context,
-                                  SoupServer *server, GError **error);
+                                  SoupServer *server, KtInbox *home, KtInbox *main,
+                                  GError **error);
 /* Accept on @listener (listening, non-blocking) from now on. */
 void kt_http_direct_add_listener (KtHttpDirect *direct, GSocket *listener);
 /* Close the listeners and every connection not handed over. On the
  * context's thread, or once nothing runs that context any more. */
 void kt_http_direct_free (KtHttpDirect *direct);
+
+/* On the main thread: @ticket's work is done; its request is asked again
+ * on its own thread. */
+void kt_http_direct_retry (KtHttpTicket *ticket);
 
 /* @msg's socket: soup_server_message_get_socket, which is NULL for a
  * connection the direct path handed over, or the one it recorded then. */

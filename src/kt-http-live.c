@@ -115,21 +115,30 @@ count_presence (KtApp *app, SoupServerMessage *msg, KtChannel *channel)
   kt_attendance_heartbeat (kt_app_attendance (app), channel, &hb, kt_clock_now_us ());
 }
 
+/* This slot's playlist of @channel's @rendition, posted on the board for
+ * the serving threads; NULL when the channel is off air. */
+static GBytes *
+build_variant (KtApp *app, KtChannel *channel, const KtRendition *rendition)
+{
+  guint window = kt_config_get_int (kt_app_config (app), "hls", "window_segments");
+  gint64 now = kt_clock_now_us ();
+  GBytes *playlist = kt_channel_playlist (channel, rendition, now, window);
+  /* For the serving threads: the rest of this slot's requests for it. */
+  if (playlist != NULL && now >= 0)
+    kt_playlist_board_post (kt_app_playlist_board (app), kt_channel_id (channel), rendition->name,
+                            now / KT_SEGMENT_US, kt_channel_epoch (), playlist);
+  return playlist;
+}
+
 static void
 answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
                 const KtRendition *rendition)
 {
-  guint window = kt_config_get_int (kt_app_config (app), "hls", "window_segments");
-  gint64 now = kt_clock_now_us ();
-  g_autoptr (GBytes) playlist = kt_channel_playlist (channel, rendition, now, window);
+  g_autoptr (GBytes) playlist = build_variant (app, channel, rendition);
   if (playlist == NULL) {
     not_on_air (msg, channel);
     return;
   }
-  /* For the serving threads: the rest of this slot's requests for it. */
-  if (now >= 0)
-    kt_playlist_board_post (kt_app_playlist_board (app), kt_channel_id (channel), rendition->name,
-                            now / KT_SEGMENT_US, kt_channel_epoch (), playlist);
   KtHttpClient client;
   kt_http_client_of (msg, &client);
   count_viewer (app, &client, kt_channel_id (channel), rendition);
@@ -137,8 +146,19 @@ answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
   kt_http_bytes (msg, playlist, PLAYLIST_TYPE, PLAYLIST_CACHE);
 }
 
-/* Held reloads: slot → GPtrArray of KtHttpLater* (note: "<channel>/<rendition>"),
- * and the slot's timer. Process-wide, like the clock the slots come from. */
+/* Held reloads: slot → GPtrArray of KtHeldReload*, and the slot's timer.
+ * Process-wide, like the clock the slots come from. A reload is held as a
+ * message libsoup read (a KtHttpLater) or as a request the direct path
+ * keeps unread (a KtHttpTicket, kt-http-direct.c), which is asked again
+ * once the slot's playlist is on the board. */
+typedef struct {
+  KtApp *app;
+  char *channel;
+  const KtRendition *rendition;
+  KtHttpLater *later;
+  KtHttpTicket *ticket;
+} KtHeldReload;
+
 static GHashTable *held_by_slot;
 
 static gboolean
@@ -148,27 +168,29 @@ on_slot_begun (gpointer data)
   g_autoptr (GPtrArray) held = NULL;
   g_hash_table_steal_extended (held_by_slot, &slot, NULL, (gpointer *) &held);
   for (guint i = 0; held && i < held->len; i++) {
-    KtHttpLater *later = held->pdata[i];
-    SoupServerMessage *msg = kt_http_later_msg (later);
-    if (msg != NULL) {
-      KtApp *app = kt_http_later_app (later);
-      g_auto (GStrv) names = g_strsplit (kt_http_later_note (later), "/", 2);
-      KtChannel *channel = kt_app_find_channel (app, names[0]);
-      const KtRendition *rendition = kt_rendition_find (names[1]);
-      if (channel && rendition)
-        answer_variant (app, msg, channel, rendition);
-      else
-        kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such channel");
+    KtHeldReload *reload = held->pdata[i];
+    KtChannel *channel = kt_app_find_channel (reload->app, reload->channel);
+    SoupServerMessage *msg = reload->later ? kt_http_later_msg (reload->later) : NULL;
+    if (msg != NULL && channel != NULL)
+      answer_variant (reload->app, msg, channel, reload->rendition);
+    else if (msg != NULL)
+      kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such channel");
+    if (reload->later != NULL)
+      kt_http_later_finish (reload->later);
+    if (reload->ticket != NULL) {
+      g_autoptr (GBytes) posted = channel ? build_variant (reload->app, channel, reload->rendition)
+                                          : NULL;
+      kt_http_direct_retry (reload->ticket);
     }
-    kt_http_later_finish (later);
+    g_free (reload->channel);
+    g_free (reload);
   }
   return G_SOURCE_REMOVE;
 }
 
-/* Hold @request until slot @msn begins. */
+/* Hold @reload until slot @msn begins. */
 static void
-hold_until (KtApp *app, KtRequest *request, KtChannel *channel, const KtRendition *rendition,
-            gint64 msn, gint64 now_us)
+hold_until (KtHeldReload *reload, gint64 msn, gint64 now_us)
 {
   if (held_by_slot == NULL)
     held_by_slot = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
@@ -182,8 +204,69 @@ hold_until (KtApp *app, KtRequest *request, KtChannel *channel, const KtRenditio
     kt_clock_timer_add ((guint) ((wait_us + 999) / 1000), on_slot_begun,
                         GSIZE_TO_POINTER ((gsize) msn));
   }
-  g_autofree char *note = g_strdup_printf ("%s/%s", kt_channel_id (channel), rendition->name);
-  g_ptr_array_add (held, kt_http_later_new (app, request, note));
+  g_ptr_array_add (held, reload);
+}
+
+static void
+hold_request (KtApp *app, KtRequest *request, KtChannel *channel, const KtRendition *rendition,
+              gint64 msn, gint64 now_us)
+{
+  KtHeldReload *reload = g_new0 (KtHeldReload, 1);
+  *reload = (KtHeldReload) { app, g_strdup (kt_channel_id (channel)), rendition,
+                             kt_http_later_new (app, request, NULL), NULL };
+  hold_until (reload, msn, now_us);
+}
+
+/* What the direct path waits for (kt-http-direct.c): this slot's playlist
+ * of a rendition on the board, or a later slot's (msn, a blocking reload). */
+typedef struct {
+  KtApp *app;
+  char *channel;
+  const KtRendition *rendition;
+  gint64 msn; /* -1: this slot */
+} KtLivePrepare;
+
+static void
+live_prepare_free (gpointer data)
+{
+  KtLivePrepare *prepare = data;
+  g_free (prepare->channel);
+  g_free (prepare);
+}
+
+/* On the main thread: as kt_http_live_handle would, but the answer is
+ * left on the board for the request's own thread to give. Whatever cannot
+ * be put there (off air, an unknown channel, a reload too far ahead) is
+ * left to the route's handler when the request is asked again. */
+static void
+live_prepare_run (gpointer data, KtHttpTicket *ticket)
+{
+  KtLivePrepare *prepare = data;
+  KtChannel *channel = kt_app_find_channel (prepare->app, prepare->channel);
+  gint64 now = kt_clock_now_us ();
+  if (channel != NULL && prepare->msn > now / KT_SEGMENT_US &&
+      prepare->msn <= now / KT_SEGMENT_US + 2 &&
+      kt_channel_state (channel, now) == KT_CHANNEL_STATE_ON_AIR) {
+    KtHeldReload *reload = g_new0 (KtHeldReload, 1);
+    *reload = (KtHeldReload) { prepare->app, g_strdup (prepare->channel), prepare->rendition, NULL,
+                               ticket };
+    hold_until (reload, prepare->msn, now);
+    return;
+  }
+  g_autoptr (GBytes) posted = channel ? build_variant (prepare->app, channel, prepare->rendition)
+                                      : NULL;
+  kt_http_direct_retry (ticket);
+}
+
+static void
+want_prepared (KtHttpPrepare *out, KtApp *app, const char *channel, const KtRendition *rendition,
+               gint64 msn)
+{
+  if (out == NULL)
+    return;
+  KtLivePrepare *prepare = g_new0 (KtLivePrepare, 1);
+  *prepare = (KtLivePrepare) { app, g_strdup (channel), rendition, msn };
+  *out = (KtHttpPrepare) { live_prepare_run, prepare, live_prepare_free };
 }
 
 /* _HLS_msn from the query string @q: TRUE with *msn, or FALSE when there
@@ -246,7 +329,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
                      "_HLS_msn %" G_GINT64_FORMAT " is more than two segments ahead", msn);
       return;
     }
-    hold_until (app, request, channel, rendition, msn, now);
+    hold_request (app, request, channel, rendition, msn, now);
     return;
   }
   if (bad) {
@@ -260,7 +343,7 @@ kt_http_live_handle (KtApp *app, KtRequest *request)
  * main thread posted one of its variant playlists for this slot. */
 static gboolean
 answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *client,
-                      KtHttpShared *answer)
+                      KtHttpShared *answer, KtHttpPrepare *prepare)
 {
   gint64 now = kt_clock_now_us ();
   if (now < 0)
@@ -271,8 +354,10 @@ answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *clien
         kt_app_playlist_board (app), channel, kt_renditions[i].name, now / KT_SEGMENT_US);
     on_air = posted != NULL;
   }
-  if (!on_air)
+  if (!on_air) {
+    want_prepared (prepare, app, channel, &kt_renditions[0], -1);
     return FALSE;
+  }
   char *text = kt_hls_master_write (client->query);
   *answer = (KtHttpShared) { g_bytes_new_take (text, strlen (text)), PLAYLIST_TYPE,
                              MASTER_CACHE };
@@ -281,27 +366,34 @@ answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *clien
 
 gboolean
 kt_http_live_answer_shared (KtApp *app, const char *const *parts, const KtHttpClient *client,
-                            KtHttpShared *answer)
+                            KtHttpShared *answer, KtHttpPrepare *prepare)
 {
   if (parts[2] == NULL)
-    return g_str_equal (parts[1], "index.m3u8") && answer_master_shared (app, parts[0], client,
-                                                                         answer);
+    return g_str_equal (parts[1], "index.m3u8") &&
+           answer_master_shared (app, parts[0], client, answer, prepare);
   const KtRendition *rendition = kt_rendition_find (parts[1]);
   if (rendition == NULL || !g_str_equal (parts[2], "index.m3u8"))
     return FALSE;
   /* A room's token makes the request a heartbeat: attendance is the main
-   * thread's. So is a reload to hold until a later slot. */
+   * thread's. */
   const char *q = client->query;
   if (q != NULL && strstr (q, "token=") != NULL)
     return FALSE;
   gint64 msn, now = kt_clock_now_us ();
   gboolean bad;
-  if ((delivery_directive (q, &msn, &bad) && msn > now / KT_SEGMENT_US) || bad || now < 0)
+  gboolean directive = delivery_directive (q, &msn, &bad);
+  if (bad || now < 0)
     return FALSE;
+  if (directive && msn > now / KT_SEGMENT_US) { /* a reload to hold until a later slot */
+    want_prepared (prepare, app, parts[0], rendition, msn);
+    return FALSE;
+  }
   GBytes *playlist = kt_playlist_board_find (kt_app_playlist_board (app), parts[0],
                                              rendition->name, now / KT_SEGMENT_US);
-  if (playlist == NULL)
+  if (playlist == NULL) {
+    want_prepared (prepare, app, parts[0], rendition, -1);
     return FALSE;
+  }
   count_viewer (app, client, parts[0], rendition);
   *answer = (KtHttpShared) { playlist, PLAYLIST_TYPE, PLAYLIST_CACHE };
   return TRUE;

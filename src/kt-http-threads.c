@@ -294,7 +294,8 @@ kt_http_threads_start (const KtHttpThreadsHooks *hooks, guint n_threads,
     soup_server_add_handler (thread->server, NULL, on_request, thread, NULL);
     g_ptr_array_add (threads->threads, thread);
     if (threads->direct)
-      thread->direct = kt_http_direct_new (&hooks->direct, thread->context, thread->server, error);
+      thread->direct = kt_http_direct_new (&hooks->direct, thread->context, thread->server,
+                                           thread->inbox, threads->main_inbox, error);
     if ((threads->direct && thread->direct == NULL) ||
         !listen_thread (thread, address, options, per_thread, error)) {
       kt_http_threads_stop (threads);

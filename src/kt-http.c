@@ -540,7 +540,8 @@ kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client)
  * NULL for the route table. Anything unusual about the path (an escape, a
  * dot segment, another shape) goes to dispatch, which checks it fully. */
 static const char *
-answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHttpShared *answer)
+answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHttpShared *answer,
+               KtHttpPrepare *prepare)
 {
   if (strchr (path, '%') != NULL || strchr (path, '\\') != NULL)
     return NULL;
@@ -559,15 +560,29 @@ answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHtt
   gboolean answered
       = route[1] == 'm'
             ? kt_http_media_answer_shared (http->app, (const char *const *) parts, answer)
-            : kt_http_live_answer_shared (http->app, (const char *const *) parts, client, answer);
+            : kt_http_live_answer_shared (http->app, (const char *const *) parts, client, answer,
+                                          prepare);
   return answered ? route : NULL;
 }
 
 /* kt-http-direct's hooks. */
 static const char *
-answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer, gpointer data)
+answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer,
+               KtHttpPrepare *prepare, gpointer data)
 {
-  return answer_shared (data, path, client, answer);
+  return answer_shared (data, path, client, answer, prepare);
+}
+
+static const char *
+answer_direct_post (const char *path, const char *body, gsize len, KtHttpShared *answer,
+                    gpointer data)
+{
+  KtHttp *http = data;
+  if (!g_str_equal (path, "/api/heartbeat") ||
+      !kt_http_heartbeat_answer_data (http, http->app, body, len))
+    return NULL;
+  *answer = (KtHttpShared) { NULL, NULL, "no-store" }; /* as kt_http_ok_empty */
+  return "/api/heartbeat";
 }
 
 static void
@@ -600,7 +615,7 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   KtHttpClient client;
   kt_http_client_of (msg, &client);
   KtHttpShared answer;
-  const char *route = answer_shared (http, path, &client, &answer);
+  const char *route = answer_shared (http, path, &client, &answer, NULL);
   if (route == NULL)
     return FALSE;
   /* Players on other origins (a county portal embedding the stream). */
@@ -750,7 +765,7 @@ kt_http_listen (KtHttp *http, const char *listen, GError **error)
       .make_server = make_server,
       .answer_alone = answer_alone,
       .dispatch = dispatch,
-      .direct = { answer_direct, count_direct, http, "ketang/" KT_VERSION },
+      .direct = { answer_direct, answer_direct_post, count_direct, http, "ketang/" KT_VERSION },
       .data = http,
       .cancellable = http->cancellable,
     };

@@ -71,11 +71,15 @@ void kt_http_live_handle (KtApp *app, KtRequest *request);
 void kt_http_media_handle (KtApp *app, KtRequest *request);
 /* On an HTTP serving thread: the answer to a GET or HEAD of
  * /live/@parts[0..2] (a current variant playlist, counting @client as a
- * viewer) or /media/@parts[0..2] (a ready segment) from the state the
- * serving threads share, TRUE; FALSE when only the main thread's handler
- * can answer. @parts are plain (no escapes, no "." or ".."). */
+ * viewer), /live/@parts[0..1] (the master playlist of a channel on air) or
+ * /media/@parts[0..2] (a ready segment) from the state the serving threads
+ * share, TRUE; FALSE when only the main thread's handler can answer, with
+ * @prepare (if not NULL) filled when the main thread can put the answer in
+ * shared state (a playlist to build, a blocking reload's slot to wait for).
+ * @parts are plain (no escapes, no "." or ".."). */
 gboolean kt_http_live_answer_shared (KtApp *app, const char *const *parts,
-                                     const KtHttpClient *client, KtHttpShared *answer);
+                                     const KtHttpClient *client, KtHttpShared *answer,
+                                     KtHttpPrepare *prepare);
 gboolean kt_http_media_answer_shared (KtApp *app, const char *const *parts, KtHttpShared *answer);
 /* @msg's client, borrowed from @msg. */
 void kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client);
@@ -107,6 +111,10 @@ void kt_http_heartbeat_handle (KtApp *app, KtRequest *request);
  * thread counts it soon after), else parse its body for
  * kt_http_heartbeat_handle on the main thread and return FALSE. */
 gboolean kt_http_heartbeat_answer_alone (KtHttp *http, KtApp *app, SoupServerMessage *msg);
+/* The same for the direct path (kt-http-direct.c): @body is sent to be
+ * counted, TRUE (answer 200 with an empty body, kt_http_ok_empty), or
+ * FALSE for the route's handler, which reads it again. */
+gboolean kt_http_heartbeat_answer_data (KtHttp *http, KtApp *app, const char *body, gsize len);
 /* From a serving thread: @run(@data) on the main thread, soon and in order;
  * @drop(@data) instead, on any thread, if the server stops first. */
 void kt_http_to_main (KtHttp *http, KtInboxFunc run, KtInboxFunc drop, gpointer data);
