@@ -14,70 +14,6 @@
 
 static KtApp *app;
 
-static GSocket *
-open_connection (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GUri) base = g_uri_parse (kt_app_base_uri (app), G_URI_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                &error);
-  g_assert_no_error (error);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (loopback, g_uri_get_port (base));
-  g_socket_set_blocking (sock, FALSE);
-  if (!g_socket_connect (sock, addr, NULL, &error)) {
-    g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
-    while (g_socket_condition_check (sock, G_IO_OUT) == 0)
-      g_main_context_iteration (NULL, FALSE);
-  }
-  return sock;
-}
-
-static void
-send_all (GSocket *sock, const char *data, gsize len)
-{
-  for (gsize sent = 0; sent < len;) {
-    g_autoptr (GError) error = NULL;
-    gssize n = g_socket_send (sock, data + sent, len - sent, NULL, &error);
-    if (n > 0)
-      sent += n;
-    else
-      g_main_context_iteration (NULL, FALSE);
-  }
-}
-
-/* Whether @answer holds one whole response: headers and Content-Length
- * bytes of body. */
-static gboolean
-whole_response (const GString *answer)
-{
-  const char *end = strstr (answer->str, "\r\n\r\n");
-  const char *length = strstr (answer->str, "Content-Length: ");
-  return end && length && answer->len >= (gsize) (end + 4 - answer->str) + atoi (length + 16);
-}
-
-/* Read until the server closes, or has sent one whole response when @one,
- * or @deadline_s pass; the bytes read. */
-static GString *
-read_answer (GSocket *sock, double deadline_s, gboolean one)
-{
-  GString *answer = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + (gint64) (deadline_s * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < deadline && !(one && whole_response (answer))) {
-    char buf[4096];
-    g_autoptr (GError) error = NULL;
-    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
-    if (n > 0)
-      g_string_append_len (answer, buf, n);
-    else if (n == 0)
-      break;
-    else
-      g_main_context_iteration (NULL, FALSE);
-  }
-  return answer;
-}
-
 static void
 assert_healthy (void)
 {
@@ -89,15 +25,15 @@ static void
 test_slow_client (void)
 {
   const char *request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  g_autoptr (GSocket) slow = open_connection ();
+  g_autoptr (GSocket) slow = kt_test_connect (app);
   /* One byte at a time; between bytes, other viewers are served. */
   for (const char *p = request; *p; p++) {
-    send_all (slow, p, 1);
+    kt_test_send_all (slow, p, 1);
     if ((p - request) % 8 == 0)
       assert_healthy ();
   }
   /* And the slow client itself is served once its request is whole. */
-  g_autoptr (GString) answer = read_answer (slow, 10, FALSE);
+  g_autoptr (GString) answer = kt_test_read_answer (slow, 10, FALSE);
   g_assert_true (g_str_has_prefix (answer->str, "HTTP/1.1 200"));
 }
 
@@ -117,7 +53,7 @@ test_idle_connections (void)
 
   g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
   for (int i = 0; i < 2000; i++)
-    g_ptr_array_add (idle, open_connection ());
+    g_ptr_array_add (idle, kt_test_connect (app));
   for (int i = 0; i < 50; i++)
     g_main_context_iteration (NULL, FALSE);
   assert_healthy ();
@@ -146,9 +82,9 @@ test_hung_up_keepalive_connections (void)
   const char *request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   guint before = open_descriptors ();
   for (int i = 0; i < 300; i++) {
-    g_autoptr (GSocket) sock = open_connection ();
-    send_all (sock, request, strlen (request));
-    g_autoptr (GString) answer = read_answer (sock, 10, TRUE);
+    g_autoptr (GSocket) sock = kt_test_connect (app);
+    kt_test_send_all (sock, request, strlen (request));
+    g_autoptr (GString) answer = kt_test_read_answer (sock, 10, TRUE);
     g_assert_true (g_str_has_prefix (answer->str, "HTTP/1.1 200"));
     g_assert_null (strstr (answer->str, "Connection: close"));
     g_socket_close (sock, NULL);
@@ -167,9 +103,9 @@ test_huge_header (void)
   for (int i = 0; i < 100 * 1024; i++)
     g_string_append_c (request, 'a' + i % 26);
   g_string_append (request, "\r\nConnection: close\r\n\r\n");
-  g_autoptr (GSocket) sock = open_connection ();
-  send_all (sock, request->str, request->len);
-  g_autoptr (GString) answer = read_answer (sock, 10, FALSE);
+  g_autoptr (GSocket) sock = kt_test_connect (app);
+  kt_test_send_all (sock, request->str, request->len);
+  g_autoptr (GString) answer = kt_test_read_answer (sock, 10, FALSE);
   /* Refused (400 or 431) or cut off, but never a crash or a hang. */
   g_assert_true (answer->len == 0 || !g_str_has_prefix (answer->str, "HTTP/1.1 5"));
   assert_healthy ();

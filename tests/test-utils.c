@@ -267,35 +267,78 @@ kt_test_raw_exchange (KtApp *app, const char *request)
   return kt_test_raw_exchange_len (app, request, strlen (request));
 }
 
-guint
-kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len)
+GSocket *
+kt_test_connect (KtApp *app)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GUri) base = g_uri_parse (kt_app_base_uri (app), G_URI_FLAGS_NONE, &error);
   g_assert_no_error (error);
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                           G_SOCKET_PROTOCOL_TCP, &error);
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                &error);
   g_assert_no_error (error);
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (loopback, g_uri_get_port (base));
   g_socket_set_blocking (sock, FALSE);
   if (!g_socket_connect (sock, addr, NULL, &error)) {
     g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
-    g_clear_error (&error);
     while (g_socket_condition_check (sock, G_IO_OUT) == 0)
       g_main_context_iteration (NULL, FALSE);
   }
-  gsize sent = 0;
-  while (sent < len) {
-    gssize n = g_socket_send (sock, request + sent, len - sent, NULL, &error);
-    if (n < 0) {
-      g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
-      g_clear_error (&error);
+  return sock;
+}
+
+void
+kt_test_send_all (GSocket *sock, const char *data, gsize len)
+{
+  for (gsize sent = 0; sent < len;) {
+    g_autoptr (GError) error = NULL;
+    gssize n = g_socket_send (sock, data + sent, len - sent, NULL, &error);
+    if (n > 0)
+      sent += n;
+    else
       g_main_context_iteration (NULL, FALSE);
-      continue;
-    }
-    sent += n;
   }
+}
+
+/* The length of the first whole response in @answer (headers and
+ * Content-Length bytes of body, none after a HEAD when @head), or 0. */
+gsize
+kt_test_whole_response (const GString *answer, gboolean head)
+{
+  const char *end = strstr (answer->str, "\r\n\r\n");
+  if (end == NULL)
+    return 0;
+  g_autofree char *headers = g_ascii_strdown (answer->str, end - answer->str);
+  const char *length = strstr (headers, "\r\ncontent-length: ");
+  gsize need = end + 4 - answer->str + (length && !head ? atoi (length + 18) : 0);
+  return length && answer->len >= need ? need : 0;
+}
+
+GString *
+kt_test_read_answer (GSocket *sock, double deadline_s, gboolean one)
+{
+  GString *answer = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) (deadline_s * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < deadline && !(one && kt_test_whole_response (answer, FALSE))) {
+    char buf[4096];
+    g_autoptr (GError) error = NULL;
+    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
+    if (n > 0)
+      g_string_append_len (answer, buf, n);
+    else if (n == 0)
+      break;
+    else
+      g_main_context_iteration (NULL, FALSE);
+  }
+  return answer;
+}
+
+guint
+kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock = kt_test_connect (app);
+  kt_test_send_all (sock, request, len);
   g_socket_shutdown (sock, FALSE, TRUE, NULL); /* all sent: the server sees the end */
   GString *answer = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;

@@ -61,6 +61,18 @@ void kt_test_trust_certificate (const char *pem_path);
 guint kt_test_raw_exchange (KtApp *app, const char *request);
 /* The same with @len bytes that may hold anything (NULs included). */
 guint kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len);
+/* A non-blocking TCP connection to the app's port (the main context runs
+ * while it connects). */
+GSocket *kt_test_connect (KtApp *app);
+/* Send all of @data, running the main context while the socket is full. */
+void kt_test_send_all (GSocket *sock, const char *data, gsize len);
+/* Read until the server closes, or has sent one whole response when @one,
+ * or @deadline_s pass, running the main context meanwhile; the bytes read. */
+GString *kt_test_read_answer (GSocket *sock, double deadline_s, gboolean one);
+/* The length of the first whole response at the start of @answer (its
+ * headers and Content-Length bytes of body, none when it answers a HEAD),
+ * or 0 while it is not all there. */
+gsize kt_test_whole_response (const GString *answer, gboolean head);
 KtTestResponse *kt_test_request_bytes (KtApp *app, const char *method, const char *path,
                                        const char *const *headers, const char *content_type,
                                        const void *body, gsize body_len);
