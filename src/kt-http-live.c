@@ -130,6 +130,21 @@ build_variant (KtApp *app, KtChannel *channel, const KtRendition *rendition)
   return playlist;
 }
 
+/* The same for the direct path, whose requests are answered from the board.
+ * At the start of a slot a crowd's reloads all miss the board until the
+ * first is answered, and all come here: it is built once, for the first. */
+static void
+ensure_posted (KtApp *app, KtChannel *channel, const KtRendition *rendition)
+{
+  gint64 now = kt_clock_now_us ();
+  g_autoptr (GBytes) posted
+      = now >= 0 ? kt_playlist_board_find (kt_app_playlist_board (app), kt_channel_id (channel),
+                                           rendition->name, now / KT_SEGMENT_US)
+                 : NULL;
+  if (posted == NULL)
+    posted = build_variant (app, channel, rendition);
+}
+
 static void
 answer_variant (KtApp *app, SoupServerMessage *msg, KtChannel *channel,
                 const KtRendition *rendition)
@@ -178,8 +193,8 @@ on_slot_begun (gpointer data)
     if (reload->later != NULL)
       kt_http_later_finish (reload->later);
     if (reload->ticket != NULL) {
-      g_autoptr (GBytes) posted = channel ? build_variant (reload->app, channel, reload->rendition)
-                                          : NULL;
+      if (channel != NULL)
+        ensure_posted (reload->app, channel, reload->rendition);
       kt_http_direct_retry (reload->ticket);
     }
     g_free (reload->channel);
@@ -253,8 +268,8 @@ live_prepare_run (gpointer data, KtHttpTicket *ticket)
     hold_until (reload, prepare->msn, now);
     return;
   }
-  g_autoptr (GBytes) posted = channel ? build_variant (prepare->app, channel, prepare->rendition)
-                                      : NULL;
+  if (channel != NULL)
+    ensure_posted (prepare->app, channel, prepare->rendition);
   kt_http_direct_retry (ticket);
 }
 
