@@ -70,8 +70,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +106,7 @@ typedef struct {
   char head[1024];
   gsize head_len;
   GBytes *body;     /* NULL for HEAD */
+  int file;         /* or the body is this file, whole; -1 */
   gsize total;      /* head_len + the body's size */
   gsize sent;
   gboolean close_after;
@@ -156,6 +160,8 @@ connection_free (KtHttpDirect *direct, Connection *conn)
   if (conn->fd >= 0)
     close (conn->fd); /* also leaves the epoll set */
   g_clear_pointer (&conn->body, g_bytes_unref);
+  if (conn->file >= 0)
+    close (conn->file);
   g_free (conn);
 }
 
@@ -193,23 +199,36 @@ want_write (KtHttpDirect *direct, Connection *conn, gboolean writing)
   epoll_ctl (direct->epoll_fd, EPOLL_CTL_MOD, conn->fd, &ev);
 }
 
+/* Send some of what is left of the answer: the bytes sent, or -1 with
+ * errno. A file goes by sendfile, its pages straight from the page cache;
+ * the head before it is sent with MSG_MORE, to share a packet with them. */
+static gssize
+send_some (Connection *conn)
+{
+  if (conn->file >= 0 && conn->sent >= conn->head_len) {
+    off_t offset = conn->sent - conn->head_len;
+    return sendfile (conn->fd, conn->file, &offset, conn->total - conn->sent);
+  }
+  struct iovec iov[2];
+  int n = 0;
+  if (conn->sent < conn->head_len)
+    iov[n++] = (struct iovec) { conn->head + conn->sent, conn->head_len - conn->sent };
+  if (conn->body != NULL) {
+    gsize size, done = conn->sent > conn->head_len ? conn->sent - conn->head_len : 0;
+    const char *data = g_bytes_get_data (conn->body, &size);
+    if (done < size)
+      iov[n++] = (struct iovec) { (char *) data + done, size - done };
+  }
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
+  return sendmsg (conn->fd, &msg, MSG_NOSIGNAL | (conn->file >= 0 ? MSG_MORE : 0));
+}
+
 /* Send what is left of the answer. FALSE when the connection is gone. */
 static gboolean
 write_more (KtHttpDirect *direct, Connection *conn)
 {
   while (conn->sent < conn->total) {
-    struct iovec iov[2];
-    int n = 0;
-    if (conn->sent < conn->head_len)
-      iov[n++] = (struct iovec) { conn->head + conn->sent, conn->head_len - conn->sent };
-    if (conn->body != NULL) {
-      gsize size, done = conn->sent > conn->head_len ? conn->sent - conn->head_len : 0;
-      const char *data = g_bytes_get_data (conn->body, &size);
-      if (done < size)
-        iov[n++] = (struct iovec) { (char *) data + done, size - done };
-    }
-    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
-    ssize_t sent = sendmsg (conn->fd, &msg, MSG_NOSIGNAL);
+    gssize sent = send_some (conn);
     if (sent < 0 && errno == EINTR)
       continue;
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -222,9 +241,13 @@ write_more (KtHttpDirect *direct, Connection *conn)
     }
     conn->sent += sent;
   }
-  direct->hooks.count (conn->route, conn->body ? conn->total - conn->head_len : 0,
+  direct->hooks.count (conn->route, conn->total - conn->head_len,
                        (g_get_monotonic_time () - conn->started_us) / 1e6, direct->hooks.data);
   g_clear_pointer (&conn->body, g_bytes_unref);
+  if (conn->file >= 0) {
+    close (conn->file);
+    conn->file = -1;
+  }
   conn->sent = conn->total = conn->head_len = 0;
   if (conn->close_after) {
     shutdown (conn->fd, SHUT_WR);
@@ -317,8 +340,23 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
   }
   if (route == NULL)
     return FALSE;
-  conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
   gsize size = shared.body ? g_bytes_get_size (shared.body) : 0;
+  int file = -1;
+  if (shared.file != NULL) {
+    /* Gone since it was listed (a lecture deleted): the route's handler
+     * says so. */
+    struct stat st;
+    file = open (shared.file, O_RDONLY | O_CLOEXEC);
+    g_free (shared.file);
+    if (file < 0)
+      return FALSE;
+    if (fstat (file, &st) != 0 || !S_ISREG (st.st_mode)) {
+      close (file);
+      return FALSE;
+    }
+    size = st.st_size;
+  }
+  conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
   g_autofree char *content_type
       = shared.content_type ? g_strdup_printf ("Content-Type: %s\r\n", shared.content_type) : NULL;
   /* Players on other origins (a county portal embedding the stream) may
@@ -338,19 +376,19 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
                         post ? "" : "Access-Control-Allow-Origin: *\r\n", shared.cache_control,
                         content_type ? content_type : "", size,
                         conn->close_after ? "Connection: close\r\n" : "");
-  if (len <= 0 || (gsize) len >= sizeof conn->head) {
+  if (len <= 0 || (gsize) len >= sizeof conn->head || g_str_equal (method, "HEAD") || size == 0) {
     g_clear_pointer (&shared.body, g_bytes_unref);
-    return FALSE;
+    if (file >= 0)
+      close (file);
+    if (len <= 0 || (gsize) len >= sizeof conn->head)
+      return FALSE;
+    size = 0;
   }
   conn->head_len = len;
   conn->route = route;
-  if (g_str_equal (method, "HEAD") || size == 0) {
-    g_clear_pointer (&shared.body, g_bytes_unref);
-    conn->total = conn->head_len;
-  } else {
-    conn->body = shared.body;
-    conn->total = conn->head_len + size;
-  }
+  conn->body = shared.body;
+  conn->file = size > 0 ? file : -1;
+  conn->total = conn->head_len + size;
   conn->sent = 0;
   *request_len = head_len + body_len;
   return TRUE;
@@ -479,6 +517,7 @@ on_acceptable (KtHttpDirect *direct, Listener *listener)
     Connection *conn = g_new0 (Connection, 1);
     conn->kind = KIND_CONNECTION;
     conn->fd = client;
+    conn->file = -1;
     conn->peer = peer;
     conn->peer_len = peer_len;
     g_autoptr (GSocketAddress) address

@@ -19,9 +19,11 @@ typedef struct {
   const char *query; /* the raw query string, or NULL */
 } KtHttpClient;
 
-/* An answer from the state the serving threads share: 200 with @body. */
+/* An answer from the state the serving threads share: 200 with @body, or
+ * with the whole of @file when the asker said it can send files. */
 typedef struct {
   GBytes *body; /* the caller's, once given */
+  char *file;   /* the same */
   const char *content_type; /* NULL with an empty body */
   const char *cache_control;
 } KtHttpShared;

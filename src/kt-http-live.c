@@ -374,7 +374,7 @@ answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *clien
     return FALSE;
   }
   char *text = kt_hls_master_write (client->query);
-  *answer = (KtHttpShared) { g_bytes_new_take (text, strlen (text)), PLAYLIST_TYPE,
+  *answer = (KtHttpShared) { g_bytes_new_take (text, strlen (text)), NULL, PLAYLIST_TYPE,
                              MASTER_CACHE };
   return TRUE;
 }
@@ -410,7 +410,7 @@ kt_http_live_answer_shared (KtApp *app, const char *const *parts, const KtHttpCl
     return FALSE;
   }
   count_viewer (app, client, parts[0], rendition);
-  *answer = (KtHttpShared) { playlist, PLAYLIST_TYPE, PLAYLIST_CACHE };
+  *answer = (KtHttpShared) { playlist, NULL, PLAYLIST_TYPE, PLAYLIST_CACHE };
   return TRUE;
 }
 
@@ -429,18 +429,24 @@ parse_segment_name (const char *name, guint *index)
 }
 
 gboolean
-kt_http_media_answer_shared (KtApp *app, const char *const *parts, KtHttpShared *answer)
+kt_http_media_answer_shared (KtApp *app, const char *const *parts, gboolean file_ok,
+                             KtHttpShared *answer)
 {
   const KtRendition *rendition = kt_rendition_find (parts[1]);
   guint index, count;
   if (rendition == NULL || !parse_segment_name (parts[2], &index) ||
       !kt_library_peek_ready_segments (kt_app_library (app), parts[0], &count) || index >= count)
     return FALSE;
-  g_autofree char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
+  char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
+  if (file_ok) {
+    *answer = (KtHttpShared) { NULL, path, "video/mp2t", SEGMENT_CACHE };
+    return TRUE;
+  }
   GBytes *bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
+  g_free (path);
   if (bytes == NULL)
     return FALSE;
-  *answer = (KtHttpShared) { bytes, "video/mp2t", SEGMENT_CACHE };
+  *answer = (KtHttpShared) { bytes, NULL, "video/mp2t", SEGMENT_CACHE };
   return TRUE;
 }
 

@@ -541,7 +541,7 @@ kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client)
  * dot segment, another shape) goes to dispatch, which checks it fully. */
 static const char *
 answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHttpShared *answer,
-               KtHttpPrepare *prepare)
+               KtHttpPrepare *prepare, gboolean file_ok)
 {
   if (strchr (path, '%') != NULL || strchr (path, '\\') != NULL)
     return NULL;
@@ -559,7 +559,8 @@ answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHtt
       return NULL;
   gboolean answered
       = route[1] == 'm'
-            ? kt_http_media_answer_shared (http->app, (const char *const *) parts, answer)
+            ? kt_http_media_answer_shared (http->app, (const char *const *) parts, file_ok,
+                                           answer)
             : kt_http_live_answer_shared (http->app, (const char *const *) parts, client, answer,
                                           prepare);
   return answered ? route : NULL;
@@ -570,7 +571,7 @@ static const char *
 answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer,
                KtHttpPrepare *prepare, gpointer data)
 {
-  return answer_shared (data, path, client, answer, prepare);
+  return answer_shared (data, path, client, answer, prepare, TRUE);
 }
 
 static const char *
@@ -581,7 +582,7 @@ answer_direct_post (const char *path, const char *body, gsize len, KtHttpShared 
   if (!g_str_equal (path, "/api/heartbeat") ||
       !kt_http_heartbeat_answer_data (http, http->app, body, len))
     return NULL;
-  *answer = (KtHttpShared) { NULL, NULL, "no-store" }; /* as kt_http_ok_empty */
+  *answer = (KtHttpShared) { NULL, NULL, NULL, "no-store" }; /* as kt_http_ok_empty */
   return "/api/heartbeat";
 }
 
@@ -615,7 +616,7 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   KtHttpClient client;
   kt_http_client_of (msg, &client);
   KtHttpShared answer;
-  const char *route = answer_shared (http, path, &client, &answer, NULL);
+  const char *route = answer_shared (http, path, &client, &answer, NULL, FALSE);
   if (route == NULL)
     return FALSE;
   /* Players on other origins (a county portal embedding the stream). */

@@ -76,11 +76,13 @@ void kt_http_media_handle (KtApp *app, KtRequest *request);
  * share, TRUE; FALSE when only the main thread's handler can answer, with
  * @prepare (if not NULL) filled when the main thread can put the answer in
  * shared state (a playlist to build, a blocking reload's slot to wait for).
+ * With @file_ok a segment is answered with its file's path, not its bytes.
  * @parts are plain (no escapes, no "." or ".."). */
 gboolean kt_http_live_answer_shared (KtApp *app, const char *const *parts,
                                      const KtHttpClient *client, KtHttpShared *answer,
                                      KtHttpPrepare *prepare);
-gboolean kt_http_media_answer_shared (KtApp *app, const char *const *parts, KtHttpShared *answer);
+gboolean kt_http_media_answer_shared (KtApp *app, const char *const *parts, gboolean file_ok,
+                                      KtHttpShared *answer);
 /* @msg's client, borrowed from @msg. */
 void kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
