@@ -205,6 +205,27 @@ handle_item (KtApp *app, SoupServerMessage *msg, const char *id)
   kt_http_json (msg, SOUP_STATUS_OK, root);
 }
 
+GBytes *
+kt_http_channels_json (KtApp *app)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  GPtrArray *channels = kt_app_channels (app);
+  gint64 now_us = kt_clock_now_us ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "channels");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < channels->len; i++)
+    add_channel (b, app, channels->pdata[i], now_us);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len;
+  char *text = json_generator_to_data (gen, &len);
+  return g_bytes_new_take (text, len);
+}
+
 void
 kt_http_api_handle (KtApp *app, KtRequest *request)
 {
@@ -225,18 +246,14 @@ kt_http_api_handle (KtApp *app, KtRequest *request)
     return;
   }
 
+  if (request->n_parts == 1 && g_str_equal (request->parts[0], "channels")) {
+    g_autoptr (GBytes) json = kt_http_channels_json (app);
+    kt_http_json_bytes (msg, json);
+    return;
+  }
   if (request->n_parts >= 1 && g_str_equal (request->parts[0], "channels")) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
-    if (request->n_parts == 1) {
-      GPtrArray *channels = kt_app_channels (app);
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "channels");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < channels->len; i++)
-        add_channel (b, app, channels->pdata[i], now_us);
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-    } else if (request->n_parts == 2) {
+    if (request->n_parts == 2) {
       KtChannel *channel = kt_app_find_channel (app, request->parts[1]);
       if (channel == NULL) {
         kt_http_error (msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such channel");

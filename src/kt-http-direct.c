@@ -16,30 +16,43 @@
  * What. Each serving thread accepts its own connections (its share of the
  * SO_REUSEPORT sockets) and watches them with one epoll set, which is a
  * single descriptor in the thread's GMainContext. When a connection has
- * bytes, the head of the next request is peeked (MSG_PEEK: the bytes stay
- * in the kernel) and parsed by libsoup's own parser
+ * bytes, the next request is peeked (MSG_PEEK: the bytes stay in the
+ * kernel) and its head parsed by libsoup's own parser
  * (soup_headers_parse_request), so it is read exactly as libsoup would
- * read it. A plain HTTP/1.1 GET or HEAD, complete in what was peeked, with
- * no body, no Range, no Expect and no Upgrade, that the hook answers from
- * shared state is consumed and answered here: one recv to consume it, one
- * sendmsg of the head and the body (the segment store's mapping, so no
- * copy in ketang), and the connection is kept for the next request.
+ * read it. A plain HTTP/1.1 request, all there in what was peeked, with no
+ * Range, no Expect and no Upgrade, is taken if the hooks answer it from
+ * shared state: a GET or HEAD of a current playlist or a ready segment, or
+ * a POST of a person's heartbeat (a body of known length, a few hundred
+ * bytes, which browsers send in the same packet as the head). It is then
+ * consumed (one recv) and answered: one sendmsg of the head and the body,
+ * or for a segment the head with MSG_MORE and the file by sendfile, its
+ * pages straight from the page cache as nginx sends them, and the
+ * connection is kept for the next request.
  *
- * Anything else, from a heartbeat to a malformed request line, is never
- * read here: the connection, its unread bytes still in the kernel, is
- * handed to the thread's SoupServer (soup_server_accept_iostream) and is
- * libsoup's from then on, exactly as if libsoup had accepted it. So every
- * rule libsoup and the route table apply (parsing limits, 400s, bodies,
+ * Some requests the main thread can make answerable: a playlist not yet on
+ * the board at the start of a slot, or a blocking reload (_HLS_msn) for a
+ * slot still to come, which the web player makes every two seconds. Such a
+ * request stays unread and its connection leaves the epoll set; a ticket
+ * goes to the main thread with the work (KtHttpPrepare) and comes back
+ * through this thread's inbox once the playlist is on the board, and the
+ * request is read again from the start. A request that still cannot be
+ * answered then goes to libsoup, so a ticket is asked once.
+ *
+ * Anything else, from a login to a malformed request line, is never read
+ * here: the connection, its unread bytes still in the kernel, is handed to
+ * the thread's SoupServer (soup_server_accept_iostream) and is libsoup's
+ * from then on, exactly as if libsoup had accepted it. So every rule
+ * libsoup and the route table apply (parsing limits, 400s, bodies,
  * keep-alive, the closed-connection workaround in kt-http-closed.c) still
  * applies to every request that is not answered here, and no request is
- * ever half-read by two parsers. A head that is not complete in one peek
- * (a slow client, a head over the buffer) is handed over too: a real
- * player's GET is one small packet.
+ * ever half-read by two parsers. A request that is not all there in one
+ * peek (a slow client, a head over HEAD_MAX, a body sent after its head)
+ * is handed over too: a real player's requests are one packet each.
  *
- * A connection is handed over once and stays with libsoup, so a browser
- * connection that also carries a POST moves to libsoup at that point;
- * hls.js fetches segments and playlists on connections of its own most of
- * the time, and VLC, TV boxes and edges send nothing else.
+ * A connection is handed over once and stays with libsoup. A browser tab
+ * playing a lesson sends nothing but the requests above, so its
+ * connections stay here; a viewing point's TV (token playlists, counted
+ * on the main thread) and the pages' API calls move to libsoup.
  *
  * libsoup only takes a GIOStream from outside; a connection made that way
  * has no GSocket for soup_server_message_get_socket, which kt-http.c needs
@@ -113,6 +126,8 @@ typedef struct {
   gboolean writing; /* waiting for EPOLLOUT */
   gboolean parked;  /* out of the epoll set, its request waiting for the main thread */
   gboolean retried; /* the request was asked again after that: no second wait */
+  const char *prepared_route; /* and the main thread answered it: */
+  KtHttpShared prepared;
   const char *route;
   gint64 started_us;
 } Connection;
@@ -137,7 +152,16 @@ struct _KtHttpTicket {
   Connection *conn;
   KtInbox *home; /* a reference: the ticket may come back after the thread stopped */
   KtHttpPrepare prepare;
+  const char *route; /* the answer, if the main thread made it */
+  KtHttpShared answer;
 };
+
+static void
+shared_clear (KtHttpShared *shared)
+{
+  g_clear_pointer (&shared->body, g_bytes_unref);
+  g_clear_pointer (&shared->file, g_free);
+}
 
 static GQuark socket_quark;
 
@@ -162,6 +186,7 @@ connection_free (KtHttpDirect *direct, Connection *conn)
   g_clear_pointer (&conn->body, g_bytes_unref);
   if (conn->file >= 0)
     close (conn->file);
+  shared_clear (&conn->prepared);
   g_free (conn);
 }
 
@@ -329,7 +354,12 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
   KtHttpShared shared = { 0 };
   const char *route;
   gboolean post = g_str_equal (method, "POST");
-  if (post) {
+  if (conn->prepared_route != NULL) { /* the main thread's answer to this very request */
+    route = conn->prepared_route;
+    shared = conn->prepared;
+    conn->prepared_route = NULL;
+    conn->prepared = (KtHttpShared) { 0 };
+  } else if (post) {
     route = direct->hooks.answer_post (target, direct->buffer + head_len, body_len, &shared,
                                        direct->hooks.data);
   } else {
@@ -359,8 +389,6 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
   conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
   g_autofree char *content_type
       = shared.content_type ? g_strdup_printf ("Content-Type: %s\r\n", shared.content_type) : NULL;
-  /* Players on other origins (a county portal embedding the stream) may
-   * read what they GET; a POST answers the page's own scripts. */
   int len = g_snprintf (conn->head, sizeof conn->head,
                         "HTTP/1.1 200 OK\r\n"
                         "Server: %s\r\n"
@@ -373,7 +401,8 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
                         "%s"
                         "\r\n",
                         direct->hooks.server_header, date_now (direct),
-                        post ? "" : "Access-Control-Allow-Origin: *\r\n", shared.cache_control,
+                        shared.any_origin ? "Access-Control-Allow-Origin: *\r\n" : "",
+                        shared.cache_control,
                         content_type ? content_type : "", size,
                         conn->close_after ? "Connection: close\r\n" : "");
   if (len <= 0 || (gsize) len >= sizeof conn->head || g_str_equal (method, "HEAD") || size == 0) {
@@ -442,6 +471,7 @@ ticket_free (gpointer data)
   KtHttpTicket *ticket = data;
   if (ticket->prepare.free != NULL)
     ticket->prepare.free (ticket->prepare.data);
+  shared_clear (&ticket->answer);
   kt_inbox_unref (ticket->home);
   g_free (ticket);
 }
@@ -460,6 +490,15 @@ kt_http_direct_retry (KtHttpTicket *ticket)
   kt_inbox_post (ticket->home, resume_ticket, ticket_free, ticket);
 }
 
+void
+kt_http_direct_answer (KtHttpTicket *ticket, const char *route, KtHttpShared *answer)
+{
+  ticket->route = route;
+  ticket->answer = *answer;
+  *answer = (KtHttpShared) { 0 };
+  kt_http_direct_retry (ticket);
+}
+
 /* Back on the connection's thread. */
 static void
 resume_ticket (gpointer data)
@@ -467,6 +506,9 @@ resume_ticket (gpointer data)
   KtHttpTicket *ticket = data;
   KtHttpDirect *direct = ticket->direct;
   Connection *conn = ticket->conn;
+  conn->prepared_route = ticket->route;
+  conn->prepared = ticket->answer;
+  ticket->answer = (KtHttpShared) { 0 };
   ticket_free (ticket);
   conn->parked = FALSE;
   conn->retried = TRUE;

@@ -26,6 +26,7 @@ typedef struct {
   char *file;   /* the same */
   const char *content_type; /* NULL with an empty body */
   const char *cache_control;
+  gboolean any_origin; /* Access-Control-Allow-Origin: * (players on other sites) */
 } KtHttpShared;
 
 /* A request waiting for the main thread, which calls
@@ -73,6 +74,9 @@ void kt_http_direct_free (KtHttpDirect *direct);
 /* On the main thread: @ticket's work is done; its request is asked again
  * on its own thread. */
 void kt_http_direct_retry (KtHttpTicket *ticket);
+/* The same with its answer made already (@answer's body and file are
+ * taken; @route is static), given as soon as the request is read again. */
+void kt_http_direct_answer (KtHttpTicket *ticket, const char *route, KtHttpShared *answer);
 
 /* @msg's socket: soup_server_message_get_socket, which is NULL for a
  * connection the direct path handed over, or the one it recorded then. */

@@ -375,7 +375,7 @@ answer_master_shared (KtApp *app, const char *channel, const KtHttpClient *clien
   }
   char *text = kt_hls_master_write (client->query);
   *answer = (KtHttpShared) { g_bytes_new_take (text, strlen (text)), NULL, PLAYLIST_TYPE,
-                             MASTER_CACHE };
+                             MASTER_CACHE, TRUE };
   return TRUE;
 }
 
@@ -410,7 +410,7 @@ kt_http_live_answer_shared (KtApp *app, const char *const *parts, const KtHttpCl
     return FALSE;
   }
   count_viewer (app, client, parts[0], rendition);
-  *answer = (KtHttpShared) { playlist, NULL, PLAYLIST_TYPE, PLAYLIST_CACHE };
+  *answer = (KtHttpShared) { playlist, NULL, PLAYLIST_TYPE, PLAYLIST_CACHE, TRUE };
   return TRUE;
 }
 
@@ -439,14 +439,14 @@ kt_http_media_answer_shared (KtApp *app, const char *const *parts, gboolean file
     return FALSE;
   char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
   if (file_ok) {
-    *answer = (KtHttpShared) { NULL, path, "video/mp2t", SEGMENT_CACHE };
+    *answer = (KtHttpShared) { NULL, path, "video/mp2t", SEGMENT_CACHE, TRUE };
     return TRUE;
   }
   GBytes *bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
   g_free (path);
   if (bytes == NULL)
     return FALSE;
-  *answer = (KtHttpShared) { bytes, NULL, "video/mp2t", SEGMENT_CACHE };
+  *answer = (KtHttpShared) { bytes, NULL, "video/mp2t", SEGMENT_CACHE, TRUE };
   return TRUE;
 }
 

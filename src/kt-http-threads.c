@@ -32,6 +32,13 @@
  * and WHIP) holds its message (kt_http_threads_hold) past dispatch and
  * releases it when answered, from the main thread as everything else there.
  *
+ * The direct path. On plain HTTP a serving thread does not let libsoup
+ * accept: kt-http-direct.c accepts, answers viewers' common requests
+ * without libsoup, and hands libsoup (this thread's SoupServer, through
+ * soup_server_accept_iostream) every connection with a request it does not
+ * take; from there on everything above applies. With TLS libsoup accepts
+ * for itself, as before.
+ *
  * How connections get in. libsoup accepts one connection per listening
  * socket per main-loop iteration, and an iteration with a thousand viewers
  * connected takes milliseconds: a crowd tuning in when a lesson starts then

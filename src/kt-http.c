@@ -122,6 +122,14 @@ kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
 }
 
 void
+kt_http_json_bytes (SoupServerMessage *msg, GBytes *json)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (json, &len);
+  set_json (msg, SOUP_STATUS_OK, SOUP_MEMORY_COPY, text, len);
+}
+
+void
 kt_http_ok_empty (SoupServerMessage *msg)
 {
   /* Not 204: libsoup 3.2 sends no Content-Length on a 204 and then ends the
@@ -566,12 +574,31 @@ answer_shared (KtHttp *http, const char *path, const KtHttpClient *client, KtHtt
   return answered ? route : NULL;
 }
 
+/* On the main thread, for the direct path: the channel list, which every
+ * player page asks for every 15 s. Made here and given there, so that the
+ * page's connections stay with the direct path. */
+static void
+answer_channels (gpointer data, KtHttpTicket *ticket)
+{
+  KtHttp *http = data;
+  KtHttpShared answer
+      = { kt_http_channels_json (http->app), NULL, "application/json; charset=utf-8", "no-store",
+          FALSE };
+  kt_http_direct_answer (ticket, "/api/", &answer);
+}
+
 /* kt-http-direct's hooks. */
 static const char *
 answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer,
                KtHttpPrepare *prepare, gpointer data)
 {
-  return answer_shared (data, path, client, answer, prepare, TRUE);
+  KtHttp *http = data;
+  if (g_str_equal (path, "/api/channels")) {
+    if (prepare != NULL)
+      *prepare = (KtHttpPrepare) { answer_channels, http, NULL };
+    return NULL;
+  }
+  return answer_shared (http, path, client, answer, prepare, TRUE);
 }
 
 static const char *
@@ -582,7 +609,7 @@ answer_direct_post (const char *path, const char *body, gsize len, KtHttpShared 
   if (!g_str_equal (path, "/api/heartbeat") ||
       !kt_http_heartbeat_answer_data (http, http->app, body, len))
     return NULL;
-  *answer = (KtHttpShared) { NULL, NULL, NULL, "no-store" }; /* as kt_http_ok_empty */
+  *answer = (KtHttpShared) { NULL, NULL, NULL, "no-store", FALSE }; /* as kt_http_ok_empty */
   return "/api/heartbeat";
 }
 

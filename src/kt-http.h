@@ -86,6 +86,8 @@ gboolean kt_http_media_answer_shared (KtApp *app, const char *const *parts, gboo
 /* @msg's client, borrowed from @msg. */
 void kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
+/* GET /api/channels's JSON: every channel with its state and now/next. */
+GBytes *kt_http_channels_json (KtApp *app);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);
 void kt_http_watch_handle (KtApp *app, KtRequest *request);
@@ -179,6 +181,8 @@ void kt_http_error (SoupServerMessage *msg, guint status, const char *code, cons
 void kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error);
 /* A JSON body from a builder's root node. */
 void kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root);
+/* 200 with @json, a JSON document already written. */
+void kt_http_json_bytes (SoupServerMessage *msg, GBytes *json);
 /* 200 with an empty body (Content-Length: 0), for answers made many times a
  * second whose only news is the status: the headers go out in one send. */
 void kt_http_ok_empty (SoupServerMessage *msg);

@@ -1,7 +1,7 @@
 /* The direct path (src/kt-http-direct.c) from a client's side, on raw
  * sockets against the real server: what it answers itself comes back right
  * (whole segments, HEAD, Connection: close, heartbeats whose body follows
- * the head in the same packet), and a connection whose request it does not
+ * the head in the same packet, the channel list the main thread makes), and a connection whose request it does not
  * take (another route, a request split over two packets, HTTP/1.0, a
  * method the route refuses) goes to libsoup unread and stays usable, for
  * requests sent after it and for requests already sent behind it.
@@ -159,6 +159,35 @@ test_heartbeat_then_segment (void)
   g_assert_cmpfloat (kt_test_metric (after, counted) - kt_test_metric (before, counted), ==, 1);
 }
 
+/* The channel list, which the player page asks for every 15 s, is made on
+ * the main thread and given directly: the page's connection stays. */
+static void
+test_channel_list (void)
+{
+  g_autoptr (GSocket) sock = kt_test_connect (app);
+  g_autoptr (GString) pending = g_string_new (NULL);
+  g_autofree char *list = get_request ("GET", "/api/channels", NULL);
+  g_autofree char *get = get_request ("GET", segment, NULL);
+  kt_test_send_all (sock, list, strlen (list));
+  g_autoptr (GString) channels = next_response (sock, pending, FALSE);
+  g_assert_true (g_str_has_prefix (channels->str, "HTTP/1.1 200 "));
+  g_assert_true (answered_directly (channels));
+  g_assert_nonnull (strstr (channels->str, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *body = strstr (channels->str, "\r\n\r\n") + 4;
+  g_assert_true (json_parser_load_from_data (parser, body, -1, NULL));
+  JsonArray *array = json_object_get_array_member (
+      json_node_get_object (json_parser_get_root (parser)), "channels");
+  g_assert_cmpuint (json_array_get_length (array), >, 0);
+  g_assert_cmpstr (
+      json_object_get_string_member (json_array_get_object_element (array, 0), "id"), ==, "1");
+
+  kt_test_send_all (sock, get, strlen (get));
+  g_autoptr (GString) seg = next_response (sock, pending, FALSE);
+  g_assert_true (answered_directly (seg));
+  assert_segment (seg);
+}
+
 /* Requests the direct path leaves to libsoup, each on a fresh connection:
  * still answered as before. */
 static void
@@ -228,6 +257,7 @@ main (int argc, char **argv)
   g_test_add_func ("/direct/connection-kept-across-paths", test_connection_kept_across_paths);
   g_test_add_func ("/direct/connection-close", test_connection_close);
   g_test_add_func ("/direct/heartbeat-then-segment", test_heartbeat_then_segment);
+  g_test_add_func ("/direct/channel-list", test_channel_list);
   g_test_add_func ("/direct/left-to-libsoup", test_left_to_libsoup);
   int status = g_test_run ();
   g_bytes_unref (segment_bytes);
