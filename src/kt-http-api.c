@@ -74,6 +74,32 @@ kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *
   return kt_http_parse_range_within (app, msg, now_us, 62, from, to);
 }
 
+/* @b's document as JSON text. */
+static GBytes *
+json_bytes (JsonBuilder *b)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len;
+  char *text = json_generator_to_data (gen, &len);
+  return g_bytes_new_take (text, len);
+}
+
+/* Today in the server's zone, midnight to midnight. */
+static void
+today (KtApp *app, gint64 now_us, gint64 *from, gint64 *to)
+{
+  GTimeZone *tz = kt_app_timezone (app);
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (now_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
+  g_autoptr (GDateTime) midnight = g_date_time_new (tz, g_date_time_get_year (local),
+                                                    g_date_time_get_month (local),
+                                                    g_date_time_get_day_of_month (local), 0, 0, 0);
+  *from = g_date_time_to_unix (midnight) * G_USEC_PER_SEC;
+  *to = *from + G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC;
+}
+
 /* ?from=&to= as ISO 8601 (a date or a date and time, in the server's zone
  * when no offset is given); the default is today. */
 gboolean
@@ -85,13 +111,7 @@ kt_http_parse_range_within (KtApp *app, SoupServerMessage *msg, gint64 now_us, i
   const char *q = g_uri_get_query (soup_server_message_get_uri (msg));
   if (q != NULL)
     query = g_uri_parse_params (q, -1, "&", G_URI_PARAMS_NONE, NULL);
-  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (now_us / G_USEC_PER_SEC);
-  g_autoptr (GDateTime) local = g_date_time_to_timezone (utc, tz);
-  g_autoptr (GDateTime) midnight = g_date_time_new (tz, g_date_time_get_year (local),
-                                                    g_date_time_get_month (local),
-                                                    g_date_time_get_day_of_month (local), 0, 0, 0);
-  *from = g_date_time_to_unix (midnight) * G_USEC_PER_SEC;
-  *to = *from + G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC;
+  today (app, now_us, from, to);
 
   const char *names[] = { "from", "to" };
   gint64 *values[] = { from, to };
@@ -116,12 +136,9 @@ kt_http_parse_range_within (KtApp *app, SoupServerMessage *msg, gint64 now_us, i
   return TRUE;
 }
 
-static void
-handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now_us)
+static GBytes *
+guide_json (KtApp *app, KtChannel *channel, gint64 from, gint64 to, gint64 now_us)
 {
-  gint64 from, to;
-  if (!kt_http_parse_range (app, msg, now_us, &from, &to))
-    return;
   GTimeZone *tz = kt_app_timezone (app);
   g_autoptr (GArray) lessons = kt_channel_lessons_between (channel, from, to);
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -146,8 +163,28 @@ handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  kt_http_json (msg, SOUP_STATUS_OK, root);
+  return json_bytes (b);
+}
+
+static void
+handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now_us)
+{
+  gint64 from, to;
+  if (!kt_http_parse_range (app, msg, now_us, &from, &to))
+    return;
+  g_autoptr (GBytes) json = guide_json (app, channel, from, to, now_us);
+  kt_http_json_bytes (msg, json);
+}
+
+GBytes *
+kt_http_guide_today_json (KtApp *app, const char *channel_id)
+{
+  KtChannel *channel = kt_app_find_channel (app, channel_id);
+  if (channel == NULL)
+    return NULL;
+  gint64 from, to, now_us = kt_clock_now_us ();
+  today (app, now_us, &from, &to);
+  return guide_json (app, channel, from, to, now_us);
 }
 
 void
@@ -218,12 +255,7 @@ kt_http_channels_json (KtApp *app)
     add_channel (b, app, channels->pdata[i], now_us);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  gsize len;
-  char *text = json_generator_to_data (gen, &len);
-  return g_bytes_new_take (text, len);
+  return json_bytes (b);
 }
 
 void

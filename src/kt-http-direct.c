@@ -30,8 +30,10 @@
  * connection is kept for the next request.
  *
  * Some requests the main thread can make answerable: a playlist not yet on
- * the board at the start of a slot, or a blocking reload (_HLS_msn) for a
- * slot still to come, which the web player makes every two seconds. Such a
+ * the board at the start of a slot, a blocking reload (_HLS_msn) for a
+ * slot still to come, which the web player makes every two seconds, or
+ * the channel list and guide the player page asks for (made there and
+ * given back with the ticket, kt_http_direct_answer). Such a
  * request stays unread and its connection leaves the epoll set; a ticket
  * goes to the main thread with the work (KtHttpPrepare) and comes back
  * through this thread's inbox once the playlist is on the board, and the
@@ -50,9 +52,10 @@
  * is handed over too: a real player's requests are one packet each.
  *
  * A connection is handed over once and stays with libsoup. A browser tab
- * playing a lesson sends nothing but the requests above, so its
- * connections stay here; a viewing point's TV (token playlists, counted
- * on the main thread) and the pages' API calls move to libsoup.
+ * playing a lesson at home sends nothing but the requests above, so its
+ * connections stay here; a viewing point's TV (token playlists and
+ * heartbeats, checked on the main thread) and the admin pages move to
+ * libsoup.
  *
  * libsoup only takes a GIOStream from outside; a connection made that way
  * has no GSocket for soup_server_message_get_socket, which kt-http.c needs

@@ -587,15 +587,54 @@ answer_channels (gpointer data, KtHttpTicket *ticket)
   kt_http_direct_answer (ticket, "/api/", &answer);
 }
 
+/* The same for a channel's guide for today, which the page asks for once
+ * a lesson. */
+typedef struct {
+  KtHttp *http;
+  char *channel;
+} KtGuideAsked;
+
+static void
+guide_asked_free (gpointer data)
+{
+  KtGuideAsked *asked = data;
+  g_free (asked->channel);
+  g_free (asked);
+}
+
+static void
+answer_guide (gpointer data, KtHttpTicket *ticket)
+{
+  KtGuideAsked *asked = data;
+  KtHttpShared answer = { kt_http_guide_today_json (asked->http->app, asked->channel), NULL,
+                          "application/json; charset=utf-8", "no-store", FALSE };
+  if (answer.body == NULL) /* no such channel: the route's handler says so */
+    kt_http_direct_retry (ticket);
+  else
+    kt_http_direct_answer (ticket, "/api/", &answer);
+}
+
 /* kt-http-direct's hooks. */
 static const char *
 answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answer,
                KtHttpPrepare *prepare, gpointer data)
 {
   KtHttp *http = data;
-  if (g_str_equal (path, "/api/channels")) {
-    if (prepare != NULL)
+  if (g_str_has_prefix (path, "/api/")) {
+    /* Made on the main thread: the channel list and today's guide (no
+     * range asked, a plain channel id). */
+    g_auto (GStrv) parts = g_strsplit (path + 5, "/", 4);
+    guint n = g_strv_length (parts);
+    if (prepare == NULL || !g_str_equal (parts[0], "channels") || strpbrk (path, "%\\.") != NULL)
+      return NULL;
+    if (n == 1) {
       *prepare = (KtHttpPrepare) { answer_channels, http, NULL };
+    } else if (n == 3 && parts[1][0] != '\0' && g_str_equal (parts[2], "guide") &&
+               client->query == NULL) {
+      KtGuideAsked *asked = g_new0 (KtGuideAsked, 1);
+      *asked = (KtGuideAsked) { http, g_strdup (parts[1]) };
+      *prepare = (KtHttpPrepare) { answer_guide, asked, guide_asked_free };
+    }
     return NULL;
   }
   return answer_shared (http, path, client, answer, prepare, TRUE);

@@ -88,6 +88,9 @@ void kt_http_client_of (SoupServerMessage *msg, KtHttpClient *client);
 void kt_http_api_handle (KtApp *app, KtRequest *request);
 /* GET /api/channels's JSON: every channel with its state and now/next. */
 GBytes *kt_http_channels_json (KtApp *app);
+/* GET /api/channels/@channel_id/guide's JSON for today, or NULL when there
+ * is no such channel. */
+GBytes *kt_http_guide_today_json (KtApp *app, const char *channel_id);
 void kt_http_healthz_handle (KtApp *app, KtRequest *request);
 void kt_http_schedule_handle (KtApp *app, KtRequest *request);
 void kt_http_watch_handle (KtApp *app, KtRequest *request);

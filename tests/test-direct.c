@@ -1,7 +1,8 @@
 /* The direct path (src/kt-http-direct.c) from a client's side, on raw
  * sockets against the real server: what it answers itself comes back right
  * (whole segments, HEAD, Connection: close, heartbeats whose body follows
- * the head in the same packet, the channel list the main thread makes), and a connection whose request it does not
+ * the head in the same packet, the channel list and guide the main thread
+ * makes), and a connection whose request it does not
  * take (another route, a request split over two packets, HTTP/1.0, a
  * method the route refuses) goes to libsoup unread and stays usable, for
  * requests sent after it and for requests already sent behind it.
@@ -159,8 +160,9 @@ test_heartbeat_then_segment (void)
   g_assert_cmpfloat (kt_test_metric (after, counted) - kt_test_metric (before, counted), ==, 1);
 }
 
-/* The channel list, which the player page asks for every 15 s, is made on
- * the main thread and given directly: the page's connection stays. */
+/* The channel list, which the player page asks for every 15 s, and a
+ * channel's guide for today are made on the main thread and given
+ * directly: the page's connection stays. */
 static void
 test_channel_list (void)
 {
@@ -182,10 +184,30 @@ test_channel_list (void)
   g_assert_cmpstr (
       json_object_get_string_member (json_array_get_object_element (array, 0), "id"), ==, "1");
 
+  /* Today's guide of a channel, likewise; of a channel that is not there,
+   * the route's 404 (through libsoup, which then has the connection). */
+  g_autofree char *guide = get_request ("GET", "/api/channels/1/guide", NULL);
+  kt_test_send_all (sock, guide, strlen (guide));
+  g_autoptr (GString) lessons = next_response (sock, pending, FALSE);
+  g_assert_true (g_str_has_prefix (lessons->str, "HTTP/1.1 200 "));
+  g_assert_true (answered_directly (lessons));
+  g_autoptr (JsonParser) guide_parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (guide_parser, strstr (lessons->str, "\r\n\r\n") + 4,
+                                             -1, NULL));
+  JsonObject *g = json_node_get_object (json_parser_get_root (guide_parser));
+  g_assert_cmpstr (json_object_get_string_member (g, "channel"), ==, "1");
+  g_assert_true (json_object_has_member (g, "lessons"));
+
   kt_test_send_all (sock, get, strlen (get));
   g_autoptr (GString) seg = next_response (sock, pending, FALSE);
   g_assert_true (answered_directly (seg));
   assert_segment (seg);
+
+  g_autofree char *nowhere = get_request ("GET", "/api/channels/99/guide", NULL);
+  kt_test_send_all (sock, nowhere, strlen (nowhere));
+  g_autoptr (GString) missing = next_response (sock, pending, FALSE);
+  g_assert_true (g_str_has_prefix (missing->str, "HTTP/1.1 404 "));
+  g_assert_false (answered_directly (missing));
 }
 
 /* Requests the direct path leaves to libsoup, each on a fresh connection:
