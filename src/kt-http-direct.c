@@ -493,6 +493,12 @@ kt_http_direct_retry (KtHttpTicket *ticket)
   kt_inbox_post (ticket->home, resume_ticket, ticket_free, ticket);
 }
 
+gboolean
+kt_http_direct_ticket_dropped (KtHttpTicket *ticket)
+{
+  return kt_inbox_is_closed (ticket->home);
+}
+
 void
 kt_http_direct_answer (KtHttpTicket *ticket, const char *route, KtHttpShared *answer)
 {

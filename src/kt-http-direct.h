@@ -74,6 +74,9 @@ void kt_http_direct_free (KtHttpDirect *direct);
 /* On the main thread: @ticket's work is done; its request is asked again
  * on its own thread. */
 void kt_http_direct_retry (KtHttpTicket *ticket);
+/* Whether @ticket's server has stopped: its request will not be asked
+ * again, and what it was for (the app) may be gone. */
+gboolean kt_http_direct_ticket_dropped (KtHttpTicket *ticket);
 /* The same with its answer made already (@answer's body and file are
  * taken; @route is static), given as soon as the request is read again. */
 void kt_http_direct_answer (KtHttpTicket *ticket, const char *route, KtHttpShared *answer);

@@ -184,8 +184,12 @@ on_slot_begun (gpointer data)
   g_hash_table_steal_extended (held_by_slot, &slot, NULL, (gpointer *) &held);
   for (guint i = 0; held && i < held->len; i++) {
     KtHeldReload *reload = held->pdata[i];
-    KtChannel *channel = kt_app_find_channel (reload->app, reload->channel);
     SoupServerMessage *msg = reload->later ? kt_http_later_msg (reload->later) : NULL;
+    /* A reload held by a server that has stopped since is dropped without
+     * looking at its app, which may be gone too. */
+    gboolean live = msg != NULL ||
+                    (reload->ticket != NULL && !kt_http_direct_ticket_dropped (reload->ticket));
+    KtChannel *channel = live ? kt_app_find_channel (reload->app, reload->channel) : NULL;
     if (msg != NULL && channel != NULL)
       answer_variant (reload->app, msg, channel, reload->rendition);
     else if (msg != NULL)

@@ -112,6 +112,15 @@ kt_inbox_post (KtInbox *inbox, KtInboxFunc run, KtInboxFunc drop, gpointer data)
   g_mutex_unlock (&inbox->lock);
 }
 
+gboolean
+kt_inbox_is_closed (KtInbox *inbox)
+{
+  g_mutex_lock (&inbox->lock);
+  gboolean closed = inbox->closed;
+  g_mutex_unlock (&inbox->lock);
+  return closed;
+}
+
 void
 kt_inbox_close (KtInbox *inbox)
 {

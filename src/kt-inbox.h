@@ -19,6 +19,8 @@ void kt_inbox_post (KtInbox *inbox, KtInboxFunc run, KtInboxFunc drop, gpointer 
  * dropped as it comes. Call on the context's own thread, or once nothing
  * runs that context any more. */
 void kt_inbox_close (KtInbox *inbox);
+/* Whether kt_inbox_close was called. */
+gboolean kt_inbox_is_closed (KtInbox *inbox);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtInbox, kt_inbox_unref)
 

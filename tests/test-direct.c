@@ -264,14 +264,7 @@ main (int argc, char **argv)
   app = kt_test_app_start (data, TRUE, settings);
   kt_test_wait_on_air (app, "1");
   {
-    g_autoptr (KtTestResponse) live = kt_test_get (app, "/live/1/360p/index.m3u8");
-    g_assert_cmpuint (live->status, ==, 200);
-    g_autofree char *text = kt_test_body_text (live);
-    KtTestPlaylist playlist;
-    kt_test_playlist_parse (text, &playlist);
-    g_assert_cmpuint (playlist.uris->len, >, 0);
-    segment = g_strdup (g_ptr_array_index (playlist.uris, 0));
-    kt_test_playlist_clear (&playlist);
+    segment = kt_test_first_segment (app, "/live/1/360p/index.m3u8");
     g_autoptr (KtTestResponse) whole = kt_test_get (app, segment);
     g_assert_cmpuint (whole->status, ==, 200);
     segment_bytes = g_bytes_ref (whole->body);

@@ -888,3 +888,17 @@ kt_test_user_add_cli (const char *data_dir, const char *name, const char *role)
     g_error ("ketang user add %s: %s", name, run.err);
   kt_test_run_clear (&run);
 }
+
+char *
+kt_test_first_segment (KtApp *app, const char *playlist_path)
+{
+  g_autoptr (KtTestResponse) live = kt_test_get (app, playlist_path);
+  g_assert_cmpuint (live->status, ==, 200);
+  g_autofree char *text = kt_test_body_text (live);
+  KtTestPlaylist playlist;
+  kt_test_playlist_parse (text, &playlist);
+  g_assert_cmpuint (playlist.uris->len, >, 0);
+  char *first = g_strdup (g_ptr_array_index (playlist.uris, 0));
+  kt_test_playlist_clear (&playlist);
+  return first;
+}

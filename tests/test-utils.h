@@ -180,6 +180,8 @@ typedef struct {
 
 void kt_test_playlist_parse (const char *text, KtTestPlaylist *out);
 void kt_test_playlist_clear (KtTestPlaylist *playlist);
+/* GET @playlist_path (200 expected): the first segment it lists. */
+char *kt_test_first_segment (KtApp *app, const char *playlist_path);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KtTestPlaylist, kt_test_playlist_clear)
 
 /* The real `ketang serve` (KETANG_BIN) as a child process on 127.0.0.1:0
