@@ -22,6 +22,12 @@
 
 #include "kt-hls.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 const KtRendition kt_renditions[] = {
   { "720p", 1280, 720, 2300000, "avc1.4d401f,mp4a.40.2" },
   { "360p", 640, 360, 750000, "avc1.4d401e,mp4a.40.2" },
@@ -130,18 +136,55 @@ kt_hls_master_write (const char *query)
   return g_string_free (out, FALSE);
 }
 
-/* The segment store. */
+/* The segment store. An entry holds the file's mapping, or an open
+ * descriptor for sendfile, or both, each made when first asked for. */
+
+struct _KtSegmentFile {
+  gint ref;
+  int fd;
+  gsize size;
+};
+
+KtSegmentFile *
+kt_segment_file_ref (KtSegmentFile *file)
+{
+  g_atomic_int_inc (&file->ref);
+  return file;
+}
+
+void
+kt_segment_file_unref (KtSegmentFile *file)
+{
+  if (file != NULL && g_atomic_int_dec_and_test (&file->ref)) {
+    close (file->fd);
+    g_free (file);
+  }
+}
+
+int
+kt_segment_file_fd (const KtSegmentFile *file)
+{
+  return file->fd;
+}
+
+gsize
+kt_segment_file_size (const KtSegmentFile *file)
+{
+  return file->size;
+}
 
 typedef struct {
   char *path;
-  GBytes *bytes;
+  GBytes *bytes;       /* the mapping, or NULL */
+  KtSegmentFile *file; /* open, or NULL */
   GList *link; /* in store->lru, most recent first */
 } KtCachedSegment;
 
 struct _KtSegmentStore {
   GMutex lock; /* the serving threads share the store */
   gsize budget;
-  gsize cached;
+  gsize cached;  /* bytes mapped */
+  guint files;   /* descriptors held */
   GHashTable *by_path; /* path → KtCachedSegment* (owned) */
   GQueue lru;
 };
@@ -151,7 +194,9 @@ cached_segment_free (gpointer data)
 {
   KtCachedSegment *c = data;
   g_free (c->path);
-  g_bytes_unref (c->bytes);
+  if (c->bytes != NULL)
+    g_bytes_unref (c->bytes);
+  kt_segment_file_unref (c->file);
   g_free (c);
 }
 
@@ -187,11 +232,67 @@ kt_segment_store_cached_bytes (KtSegmentStore *store)
 static void
 evict (KtSegmentStore *store)
 {
-  while (store->cached > store->budget && store->lru.length > 1) {
+  while ((store->cached > store->budget || store->files > KT_SEGMENT_STORE_FILES) &&
+         store->lru.length > 1) {
     KtCachedSegment *oldest = g_queue_pop_tail (&store->lru);
-    store->cached -= g_bytes_get_size (oldest->bytes);
+    store->cached -= oldest->bytes ? g_bytes_get_size (oldest->bytes) : 0;
+    store->files -= oldest->file ? 1 : 0;
     g_hash_table_remove (store->by_path, oldest->path);
   }
+}
+
+/* @path's entry, most recent now; a new one is empty. Under the lock. */
+static KtCachedSegment *
+entry (KtSegmentStore *store, const char *path)
+{
+  KtCachedSegment *c = g_hash_table_lookup (store->by_path, path);
+  if (c != NULL) {
+    g_queue_unlink (&store->lru, c->link);
+    g_queue_push_head_link (&store->lru, c->link);
+    return c;
+  }
+  c = g_new0 (KtCachedSegment, 1);
+  c->path = g_strdup (path);
+  g_queue_push_head (&store->lru, c);
+  c->link = store->lru.head;
+  g_hash_table_insert (store->by_path, c->path, c);
+  return c;
+}
+
+/* A new entry that got nothing (the file is not there) goes again. */
+static void
+forget_if_empty (KtSegmentStore *store, KtCachedSegment *c)
+{
+  if (c->bytes == NULL && c->file == NULL) {
+    g_queue_delete_link (&store->lru, c->link);
+    g_hash_table_remove (store->by_path, c->path);
+  }
+}
+
+KtSegmentFile *
+kt_segment_store_get_file (KtSegmentStore *store, const char *path, GError **error)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  KtCachedSegment *c = entry (store, path);
+  if (c->file == NULL) {
+    int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+      int saved = fd < 0 ? errno : EINVAL;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", path,
+                   g_strerror (saved));
+      forget_if_empty (store, c);
+      return NULL;
+    }
+    c->file = g_new0 (KtSegmentFile, 1);
+    *c->file = (KtSegmentFile) { 1, fd, st.st_size };
+    store->files++;
+  }
+  KtSegmentFile *result = kt_segment_file_ref (c->file);
+  evict (store);
+  return result;
 }
 
 GBytes *
@@ -200,23 +301,16 @@ kt_segment_store_get (KtSegmentStore *store, const char *path, GError **error)
   /* Held across a miss's mapping too: mapping is an open, an fstat and an
    * mmap, and two threads mapping the same file would only waste one. */
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
-  KtCachedSegment *c = g_hash_table_lookup (store->by_path, path);
-  if (c != NULL) {
-    g_queue_unlink (&store->lru, c->link);
-    g_queue_push_head_link (&store->lru, c->link);
-    return g_bytes_ref (c->bytes);
+  KtCachedSegment *c = entry (store, path);
+  if (c->bytes == NULL) {
+    g_autoptr (GMappedFile) mapped = g_mapped_file_new (path, FALSE, error);
+    if (mapped == NULL) {
+      forget_if_empty (store, c);
+      return NULL;
+    }
+    c->bytes = g_mapped_file_get_bytes (mapped);
+    store->cached += g_bytes_get_size (c->bytes);
   }
-
-  g_autoptr (GMappedFile) mapped = g_mapped_file_new (path, FALSE, error);
-  if (mapped == NULL)
-    return NULL;
-  c = g_new0 (KtCachedSegment, 1);
-  c->path = g_strdup (path);
-  c->bytes = g_mapped_file_get_bytes (mapped);
-  g_queue_push_head (&store->lru, c);
-  c->link = store->lru.head;
-  g_hash_table_insert (store->by_path, c->path, c);
-  store->cached += g_bytes_get_size (c->bytes);
   GBytes *result = g_bytes_ref (c->bytes);
   evict (store);
   return result;

@@ -61,6 +61,21 @@ void kt_segment_store_free (KtSegmentStore *store);
 GBytes *kt_segment_store_get (KtSegmentStore *store, const char *path, GError **error);
 gsize kt_segment_store_cached_bytes (KtSegmentStore *store);
 
+/* A segment file kept open to be sent with sendfile(2) by any thread at
+ * once: each send gives its own offset, so the file's position never
+ * moves. Reference-counted; the descriptor closes with the last reference.
+ * The store keeps at most KT_SEGMENT_STORE_FILES of them open. */
+typedef struct _KtSegmentFile KtSegmentFile;
+#define KT_SEGMENT_STORE_FILES 256
+
+/* (transfer full) @path, open, or NULL with @error. */
+KtSegmentFile *kt_segment_store_get_file (KtSegmentStore *store, const char *path, GError **error);
+KtSegmentFile *kt_segment_file_ref (KtSegmentFile *file);
+void kt_segment_file_unref (KtSegmentFile *file);
+int kt_segment_file_fd (const KtSegmentFile *file);
+gsize kt_segment_file_size (const KtSegmentFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtSegmentFile, kt_segment_file_unref)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KtSegmentStore, kt_segment_store_free)
 
 G_END_DECLS

@@ -26,8 +26,10 @@
  * bytes, which browsers send in the same packet as the head). It is then
  * consumed (one recv) and answered: one sendmsg of the head and the body,
  * or for a segment the head with MSG_MORE and the file by sendfile, its
- * pages straight from the page cache as nginx sends them, and the
- * connection is kept for the next request.
+ * pages straight from the page cache as nginx sends them (the segment
+ * store keeps the file open for every connection and thread at once, so
+ * a crowd costs no descriptor per segment in flight), and the connection
+ * is kept for the next request.
  *
  * Some requests the main thread can make answerable: a playlist not yet on
  * the board at the start of a slot, a blocking reload (_HLS_msn) for a
@@ -86,11 +88,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +122,7 @@ typedef struct {
   char head[1024];
   gsize head_len;
   GBytes *body;     /* NULL for HEAD */
-  int file;         /* or the body is this file, whole; -1 */
+  KtSegmentFile *file; /* or the body is this file, whole */
   gsize total;      /* head_len + the body's size */
   gsize sent;
   gboolean close_after;
@@ -163,7 +163,7 @@ static void
 shared_clear (KtHttpShared *shared)
 {
   g_clear_pointer (&shared->body, g_bytes_unref);
-  g_clear_pointer (&shared->file, g_free);
+  g_clear_pointer (&shared->file, kt_segment_file_unref);
 }
 
 static GQuark socket_quark;
@@ -187,8 +187,7 @@ connection_free (KtHttpDirect *direct, Connection *conn)
   if (conn->fd >= 0)
     close (conn->fd); /* also leaves the epoll set */
   g_clear_pointer (&conn->body, g_bytes_unref);
-  if (conn->file >= 0)
-    close (conn->file);
+  g_clear_pointer (&conn->file, kt_segment_file_unref);
   shared_clear (&conn->prepared);
   g_free (conn);
 }
@@ -233,9 +232,10 @@ want_write (KtHttpDirect *direct, Connection *conn, gboolean writing)
 static gssize
 send_some (Connection *conn)
 {
-  if (conn->file >= 0 && conn->sent >= conn->head_len) {
+  if (conn->file != NULL && conn->sent >= conn->head_len) {
     off_t offset = conn->sent - conn->head_len;
-    return sendfile (conn->fd, conn->file, &offset, conn->total - conn->sent);
+    return sendfile (conn->fd, kt_segment_file_fd (conn->file), &offset,
+                     conn->total - conn->sent);
   }
   struct iovec iov[2];
   int n = 0;
@@ -248,7 +248,7 @@ send_some (Connection *conn)
       iov[n++] = (struct iovec) { (char *) data + done, size - done };
   }
   struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n };
-  return sendmsg (conn->fd, &msg, MSG_NOSIGNAL | (conn->file >= 0 ? MSG_MORE : 0));
+  return sendmsg (conn->fd, &msg, MSG_NOSIGNAL | (conn->file != NULL ? MSG_MORE : 0));
 }
 
 /* Send what is left of the answer. FALSE when the connection is gone. */
@@ -272,10 +272,7 @@ write_more (KtHttpDirect *direct, Connection *conn)
   direct->hooks.count (conn->route, conn->total - conn->head_len,
                        (g_get_monotonic_time () - conn->started_us) / 1e6, direct->hooks.data);
   g_clear_pointer (&conn->body, g_bytes_unref);
-  if (conn->file >= 0) {
-    close (conn->file);
-    conn->file = -1;
-  }
+  g_clear_pointer (&conn->file, kt_segment_file_unref);
   conn->sent = conn->total = conn->head_len = 0;
   if (conn->close_after) {
     shutdown (conn->fd, SHUT_WR);
@@ -373,22 +370,9 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
   }
   if (route == NULL)
     return FALSE;
-  gsize size = shared.body ? g_bytes_get_size (shared.body) : 0;
-  int file = -1;
-  if (shared.file != NULL) {
-    /* Gone since it was listed (a lecture deleted): the route's handler
-     * says so. */
-    struct stat st;
-    file = open (shared.file, O_RDONLY | O_CLOEXEC);
-    g_free (shared.file);
-    if (file < 0)
-      return FALSE;
-    if (fstat (file, &st) != 0 || !S_ISREG (st.st_mode)) {
-      close (file);
-      return FALSE;
-    }
-    size = st.st_size;
-  }
+  gsize size = shared.body   ? g_bytes_get_size (shared.body)
+               : shared.file ? kt_segment_file_size (shared.file)
+                             : 0;
   conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
   g_autofree char *content_type
       = shared.content_type ? g_strdup_printf ("Content-Type: %s\r\n", shared.content_type) : NULL;
@@ -409,9 +393,7 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
                         content_type ? content_type : "", size,
                         conn->close_after ? "Connection: close\r\n" : "");
   if (len <= 0 || (gsize) len >= sizeof conn->head || g_str_equal (method, "HEAD") || size == 0) {
-    g_clear_pointer (&shared.body, g_bytes_unref);
-    if (file >= 0)
-      close (file);
+    shared_clear (&shared);
     if (len <= 0 || (gsize) len >= sizeof conn->head)
       return FALSE;
     size = 0;
@@ -419,7 +401,7 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
   conn->head_len = len;
   conn->route = route;
   conn->body = shared.body;
-  conn->file = size > 0 ? file : -1;
+  conn->file = shared.file;
   conn->total = conn->head_len + size;
   conn->sent = 0;
   *request_len = head_len + body_len;
@@ -568,7 +550,6 @@ on_acceptable (KtHttpDirect *direct, Listener *listener)
     Connection *conn = g_new0 (Connection, 1);
     conn->kind = KIND_CONNECTION;
     conn->fd = client;
-    conn->file = -1;
     conn->peer = peer;
     conn->peer_len = peer_len;
     g_autoptr (GSocketAddress) address

@@ -2,6 +2,7 @@
 
 #include <libsoup/soup.h>
 
+#include "kt-hls.h"
 #include "kt-inbox.h"
 
 G_BEGIN_DECLS
@@ -22,8 +23,8 @@ typedef struct {
 /* An answer from the state the serving threads share: 200 with @body, or
  * with the whole of @file when the asker said it can send files. */
 typedef struct {
-  GBytes *body; /* the caller's, once given */
-  char *file;   /* the same */
+  GBytes *body;         /* the caller's, once given */
+  KtSegmentFile *file;  /* the same */
   const char *content_type; /* NULL with an empty body */
   const char *cache_control;
   gboolean any_origin; /* Access-Control-Allow-Origin: * (players on other sites) */

@@ -441,16 +441,14 @@ kt_http_media_answer_shared (KtApp *app, const char *const *parts, gboolean file
   if (rendition == NULL || !parse_segment_name (parts[2], &index) ||
       !kt_library_peek_ready_segments (kt_app_library (app), parts[0], &count) || index >= count)
     return FALSE;
-  char *path = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
-  if (file_ok) {
-    *answer = (KtHttpShared) { NULL, path, "video/mp2t", SEGMENT_CACHE, TRUE };
-    return TRUE;
-  }
-  GBytes *bytes = kt_segment_store_get (kt_app_segments (app), path, NULL);
-  g_free (path);
-  if (bytes == NULL)
+  g_autofree char *path
+      = kt_library_segment_path (kt_app_library (app), parts[0], rendition, index);
+  KtSegmentFile *file
+      = file_ok ? kt_segment_store_get_file (kt_app_segments (app), path, NULL) : NULL;
+  GBytes *bytes = file ? NULL : kt_segment_store_get (kt_app_segments (app), path, NULL);
+  if (file == NULL && bytes == NULL)
     return FALSE;
-  *answer = (KtHttpShared) { bytes, NULL, "video/mp2t", SEGMENT_CACHE, TRUE };
+  *answer = (KtHttpShared) { bytes, file, "video/mp2t", SEGMENT_CACHE, TRUE };
   return TRUE;
 }
 

@@ -1,6 +1,8 @@
 /* kt-hls: playlist text follows RFC 8216 and the segment store keeps mapped
  * files within its budget. */
 #include "kt-hls.h"
+#include <unistd.h>
+
 #include "test-utils.h"
 
 static void
@@ -78,6 +80,53 @@ test_segment_store_budget (void)
   kt_test_rmtree (dir);
 }
 
+static guint
+open_descriptors (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+  while (dir && g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
+/* Files kept open for sendfile: one descriptor per file whoever sends it,
+ * at most KT_SEGMENT_STORE_FILES of them, and one still held by a sender
+ * stays readable after the store let it go. */
+static void
+test_segment_store_files (void)
+{
+  g_autofree char *dir = kt_test_mkdtemp ();
+  g_autoptr (KtSegmentStore) store = kt_segment_store_new (1 << 20);
+  guint before = open_descriptors ();
+  guint n = KT_SEGMENT_STORE_FILES + 40;
+  KtSegmentFile *first = NULL;
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *name = g_strdup_printf ("%u.ts", i);
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_autofree char *data = g_strdup_printf ("segment %u", i);
+    g_assert_true (g_file_set_contents (path, data, -1, NULL));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (KtSegmentFile) file = kt_segment_store_get_file (store, path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (kt_segment_file_size (file), ==, strlen (data));
+    g_autoptr (KtSegmentFile) again = kt_segment_store_get_file (store, path, NULL);
+    g_assert_true (again == file); /* the same descriptor for every sender */
+    if (i == 0)
+      first = kt_segment_file_ref (file);
+  }
+  /* The store's files plus the one still held. */
+  g_assert_cmpuint (open_descriptors (), <=, before + KT_SEGMENT_STORE_FILES + 1);
+  char buf[16] = { 0 };
+  g_assert_cmpint (pread (kt_segment_file_fd (first), buf, sizeof buf - 1, 0), ==, 9);
+  g_assert_cmpstr (buf, ==, "segment 0");
+  kt_segment_file_unref (first);
+  g_autoptr (GError) error = NULL;
+  g_assert_null (kt_segment_store_get_file (store, "/nonexistent.ts", &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  kt_test_rmtree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -86,5 +135,6 @@ main (int argc, char **argv)
   g_test_add_func ("/hls/vod-playlist-and-target-duration", test_vod_playlist_and_target_duration);
   g_test_add_func ("/hls/master-lists-every-rendition", test_master_lists_every_rendition);
   g_test_add_func ("/hls/segment-store-budget", test_segment_store_budget);
+  g_test_add_func ("/hls/segment-store-files", test_segment_store_files);
   return g_test_run ();
 }
