@@ -147,6 +147,7 @@ struct _KtHttpDirect {
   GHashTable *connections;  /* Connection* */
   char buffer[HEAD_MAX];
   char date[40];            /* "Date: …" value for date_second */
+  gint64 warned_us;         /* when accepting last failed aloud (monotonic) */
   time_t date_second;
 };
 
@@ -534,8 +535,13 @@ on_acceptable (KtHttpDirect *direct, Listener *listener)
     int client = accept4 (fd, (struct sockaddr *) &peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        g_warning ("cannot accept a connection: %s; pausing for %d ms", g_strerror (errno),
-                   ACCEPT_PAUSE_MS);
+        /* Said once a minute per thread: every listener meets it. */
+        gint64 now_us = g_get_monotonic_time ();
+        if (direct->warned_us == 0 || now_us - direct->warned_us > 60 * G_USEC_PER_SEC) {
+          direct->warned_us = now_us;
+          g_warning ("cannot accept connections: %s; accepting pauses %d ms at a time",
+                     g_strerror (errno), ACCEPT_PAUSE_MS);
+        }
         epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
         listener->paused = TRUE;
         GSource *pause = g_timeout_source_new (ACCEPT_PAUSE_MS);
