@@ -625,7 +625,9 @@ answer_direct (const char *path, const KtHttpClient *client, KtHttpShared *answe
      * range asked, a plain channel id). */
     g_auto (GStrv) parts = g_strsplit (path + 5, "/", 4);
     guint n = g_strv_length (parts);
-    if (prepare == NULL || !g_str_equal (parts[0], "channels") || strpbrk (path, "%\\.") != NULL)
+    /* "/api/" alone splits into no parts at all. */
+    if (prepare == NULL || n == 0 || !g_str_equal (parts[0], "channels") ||
+        strpbrk (path, "%\\.") != NULL)
       return NULL;
     if (n == 1) {
       *prepare = (KtHttpPrepare) { answer_channels, http, NULL };
