@@ -74,18 +74,6 @@ kt_http_parse_range (KtApp *app, SoupServerMessage *msg, gint64 now_us, gint64 *
   return kt_http_parse_range_within (app, msg, now_us, 62, from, to);
 }
 
-/* @b's document as JSON text. */
-static GBytes *
-json_bytes (JsonBuilder *b)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  gsize len;
-  char *text = json_generator_to_data (gen, &len);
-  return g_bytes_new_take (text, len);
-}
-
 /* Today in the server's zone, midnight to midnight. */
 static void
 today (KtApp *app, gint64 now_us, gint64 *from, gint64 *to)
@@ -163,7 +151,8 @@ guide_json (KtApp *app, KtChannel *channel, gint64 from, gint64 to, gint64 now_u
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  return json_bytes (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return kt_http_json_text (root);
 }
 
 static void
@@ -173,7 +162,7 @@ handle_guide (KtApp *app, SoupServerMessage *msg, KtChannel *channel, gint64 now
   if (!kt_http_parse_range (app, msg, now_us, &from, &to))
     return;
   g_autoptr (GBytes) json = guide_json (app, channel, from, to, now_us);
-  kt_http_json_bytes (msg, json);
+  kt_http_json_bytes (msg, SOUP_STATUS_OK, json);
 }
 
 GBytes *
@@ -255,7 +244,8 @@ kt_http_channels_json (KtApp *app)
     add_channel (b, app, channels->pdata[i], now_us);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  return json_bytes (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return kt_http_json_text (root);
 }
 
 void
@@ -280,7 +270,7 @@ kt_http_api_handle (KtApp *app, KtRequest *request)
 
   if (request->n_parts == 1 && g_str_equal (request->parts[0], "channels")) {
     g_autoptr (GBytes) json = kt_http_channels_json (app);
-    kt_http_json_bytes (msg, json);
+    kt_http_json_bytes (msg, SOUP_STATUS_OK, json);
     return;
   }
   if (request->n_parts >= 1 && g_str_equal (request->parts[0], "channels")) {

@@ -81,6 +81,7 @@
 
 #include "kt-http-direct.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
@@ -109,7 +110,6 @@ typedef struct {
   Kind kind;
   KtHttpDirect *direct;
   GSocket *socket;
-  gboolean paused;
 } Listener;
 
 typedef struct {
@@ -127,8 +127,7 @@ typedef struct {
   gsize sent;
   gboolean close_after;
   gboolean writing; /* waiting for EPOLLOUT */
-  gboolean parked;  /* out of the epoll set, its request waiting for the main thread */
-  gboolean retried; /* the request was asked again after that: no second wait */
+  gboolean retried; /* the request waited for the main thread once: no second wait */
   const char *prepared_route; /* and the main thread answered it: */
   KtHttpShared prepared;
   const char *route;
@@ -284,21 +283,15 @@ write_more (KtHttpDirect *direct, Connection *conn)
   return TRUE;
 }
 
-/* The Date header's value, made once a second. */
+/* The Date header's value, made once a second, as libsoup writes it. */
 static const char *
 date_now (KtHttpDirect *direct)
 {
   time_t now = time (NULL);
   if (now != direct->date_second) {
-    struct tm tm;
-    gmtime_r (&now, &tm);
-    /* RFC 9110's IMF-fixdate, always in English. */
-    static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    g_snprintf (direct->date, sizeof direct->date, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-                tm.tm_min, tm.tm_sec);
+    g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (now);
+    g_autofree char *text = soup_date_time_to_string (utc, SOUP_DATE_HTTP);
+    g_strlcpy (direct->date, text, sizeof direct->date);
     direct->date_second = now;
   }
   return direct->date;
@@ -375,8 +368,6 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
                : shared.file ? kt_segment_file_size (shared.file)
                              : 0;
   conn->close_after = soup_message_headers_header_contains (headers, "Connection", "close");
-  g_autofree char *content_type
-      = shared.content_type ? g_strdup_printf ("Content-Type: %s\r\n", shared.content_type) : NULL;
   int len = g_snprintf (conn->head, sizeof conn->head,
                         "HTTP/1.1 200 OK\r\n"
                         "Server: %s\r\n"
@@ -384,14 +375,16 @@ answer (KtHttpDirect *direct, Connection *conn, gsize peeked, gsize *request_len
                         "%s"
                         "Cache-Control: %s\r\n"
                         "X-Content-Type-Options: nosniff\r\n"
-                        "%s"
+                        "%s%s%s"
                         "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                         "%s"
                         "\r\n",
                         direct->hooks.server_header, date_now (direct),
                         shared.any_origin ? "Access-Control-Allow-Origin: *\r\n" : "",
                         shared.cache_control,
-                        content_type ? content_type : "", size,
+                        shared.content_type ? "Content-Type: " : "",
+                        shared.content_type ? shared.content_type : "",
+                        shared.content_type ? "\r\n" : "", size,
                         conn->close_after ? "Connection: close\r\n" : "");
   if (len <= 0 || (gsize) len >= sizeof conn->head || g_str_equal (method, "HEAD") || size == 0) {
     shared_clear (&shared);
@@ -502,7 +495,6 @@ resume_ticket (gpointer data)
   conn->prepared = ticket->answer;
   ticket->answer = (KtHttpShared) { 0 };
   ticket_free (ticket);
-  conn->parked = FALSE;
   conn->retried = TRUE;
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
   if (epoll_ctl (direct->epoll_fd, EPOLL_CTL_ADD, conn->fd, &ev) != 0) {
@@ -516,7 +508,6 @@ static void
 park (KtHttpDirect *direct, Connection *conn, const KtHttpPrepare *prepare)
 {
   epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
-  conn->parked = TRUE;
   conn->started_us = g_get_monotonic_time ();
   KtHttpTicket *ticket = g_new0 (KtHttpTicket, 1);
   *ticket = (KtHttpTicket) { direct, conn, kt_inbox_ref (direct->home), *prepare };
@@ -543,7 +534,6 @@ on_acceptable (KtHttpDirect *direct, Listener *listener)
                      g_strerror (errno), ACCEPT_PAUSE_MS);
         }
         epoll_ctl (direct->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        listener->paused = TRUE;
         GSource *pause = g_timeout_source_new (ACCEPT_PAUSE_MS);
         g_source_set_callback (pause, resume_accepting, listener, NULL);
         g_source_attach (pause, direct->context);
@@ -558,13 +548,12 @@ on_acceptable (KtHttpDirect *direct, Listener *listener)
     conn->fd = client;
     conn->peer = peer;
     conn->peer_len = peer_len;
-    g_autoptr (GSocketAddress) address
-        = g_socket_address_new_from_native (&peer, peer_len);
-    if (G_IS_INET_SOCKET_ADDRESS (address)) {
-      g_autofree char *host = g_inet_address_to_string (
-          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
-      g_strlcpy (conn->host, host, sizeof conn->host);
-    }
+    /* As libsoup writes it (g_inet_address_to_string is inet_ntop). */
+    if (peer.ss_family == AF_INET)
+      inet_ntop (AF_INET, &((struct sockaddr_in *) &peer)->sin_addr, conn->host, sizeof conn->host);
+    else if (peer.ss_family == AF_INET6)
+      inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &peer)->sin6_addr, conn->host,
+                 sizeof conn->host);
     g_hash_table_add (direct->connections, conn);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
     if (epoll_ctl (direct->epoll_fd, EPOLL_CTL_ADD, client, &ev) != 0)
@@ -583,7 +572,6 @@ static gboolean
 resume_accepting (gpointer data)
 {
   Listener *listener = data;
-  listener->paused = FALSE;
   watch_listener (listener->direct, listener);
   return G_SOURCE_REMOVE;
 }

@@ -101,32 +101,32 @@ kt_http_bytes (SoupServerMessage *msg, GBytes *bytes, const char *content_type,
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
 }
 
-static void
-set_json (SoupServerMessage *msg, guint status, SoupMemoryUse use, const char *text, gsize len)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  soup_message_headers_replace (headers, "Cache-Control", "no-store");
-  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json; charset=utf-8", use, text, len);
-}
-
-void
-kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
+GBytes *
+kt_http_json_text (JsonNode *root)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   json_generator_set_root (gen, root);
   gsize len;
   char *text = json_generator_to_data (gen, &len);
-  set_json (msg, status, SOUP_MEMORY_TAKE, text, len);
+  return g_bytes_new_take (text, len);
 }
 
 void
-kt_http_json_bytes (SoupServerMessage *msg, GBytes *json)
+kt_http_json_bytes (SoupServerMessage *msg, guint status, GBytes *json)
 {
-  gsize len;
-  const char *text = g_bytes_get_data (json, &len);
-  set_json (msg, SOUP_STATUS_OK, SOUP_MEMORY_COPY, text, len);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, KT_HTTP_JSON_TYPE, SOUP_MEMORY_COPY, NULL, 0);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), json);
+}
+
+void
+kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root)
+{
+  g_autoptr (GBytes) json = kt_http_json_text (root);
+  kt_http_json_bytes (msg, status, json);
 }
 
 void
@@ -582,8 +582,7 @@ answer_channels (gpointer data, KtHttpTicket *ticket)
 {
   KtHttp *http = data;
   KtHttpShared answer
-      = { kt_http_channels_json (http->app), NULL, "application/json; charset=utf-8", "no-store",
-          FALSE };
+      = { kt_http_channels_json (http->app), NULL, KT_HTTP_JSON_TYPE, "no-store", FALSE };
   kt_http_direct_answer (ticket, "/api/", &answer);
 }
 
@@ -607,7 +606,7 @@ answer_guide (gpointer data, KtHttpTicket *ticket)
 {
   KtGuideAsked *asked = data;
   KtHttpShared answer = { kt_http_guide_today_json (asked->http->app, asked->channel), NULL,
-                          "application/json; charset=utf-8", "no-store", FALSE };
+                          KT_HTTP_JSON_TYPE, "no-store", FALSE };
   if (answer.body == NULL) /* no such channel: the route's handler says so */
     kt_http_direct_retry (ticket);
   else
@@ -687,9 +686,9 @@ answer_alone (SoupServerMessage *msg, gpointer user_data)
   const char *route = answer_shared (http, path, &client, &answer, NULL, FALSE);
   if (route == NULL)
     return FALSE;
-  /* Players on other origins (a county portal embedding the stream). */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Access-Control-Allow-Origin", "*");
+  if (answer.any_origin)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Access-Control-Allow-Origin", "*");
   kt_http_bytes (msg, answer.body, answer.content_type, answer.cache_control);
   g_bytes_unref (answer.body);
   served->route = route;

@@ -76,7 +76,8 @@ void kt_http_media_handle (KtApp *app, KtRequest *request);
  * share, TRUE; FALSE when only the main thread's handler can answer, with
  * @prepare (if not NULL) filled when the main thread can put the answer in
  * shared state (a playlist to build, a blocking reload's slot to wait for).
- * With @file_ok a segment is answered with its file's path, not its bytes.
+ * With @file_ok a segment is answered with its open file (for sendfile),
+ * not its bytes.
  * @parts are plain (no escapes, no "." or ".."). */
 gboolean kt_http_live_answer_shared (KtApp *app, const char *const *parts,
                                      const KtHttpClient *client, KtHttpShared *answer,
@@ -182,10 +183,13 @@ void kt_http_error (SoupServerMessage *msg, guint status, const char *code, cons
                     ...) G_GNUC_PRINTF (4, 5);
 /* Map a GError of any ketang domain to a status and code. */
 void kt_http_error_from_gerror (SoupServerMessage *msg, const GError *error);
+#define KT_HTTP_JSON_TYPE "application/json; charset=utf-8"
 /* A JSON body from a builder's root node. */
 void kt_http_json (SoupServerMessage *msg, guint status, JsonNode *root);
-/* 200 with @json, a JSON document already written. */
-void kt_http_json_bytes (SoupServerMessage *msg, GBytes *json);
+/* The same with @json, a document already written (kt_http_json_text). */
+void kt_http_json_bytes (SoupServerMessage *msg, guint status, GBytes *json);
+/* @root written as JSON text. */
+GBytes *kt_http_json_text (JsonNode *root);
 /* 200 with an empty body (Content-Length: 0), for answers made many times a
  * second whose only news is the status: the headers go out in one send. */
 void kt_http_ok_empty (SoupServerMessage *msg);

@@ -63,16 +63,6 @@ test_idle_connections (void)
   assert_healthy ();
 }
 
-static guint
-open_descriptors (void)
-{
-  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-  while (dir && g_dir_read_name (dir))
-    n++;
-  return n;
-}
-
 /* libsoup 3.2 kept the server's end of a keep-alive connection open for
  * ever once its client hung up between requests (kt-http-closed.c): a
  * descriptor per browser tab or VLC that ever closed one. */
@@ -80,7 +70,7 @@ static void
 test_hung_up_keepalive_connections (void)
 {
   const char *request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  guint before = open_descriptors ();
+  guint before = kt_test_open_descriptors ();
   for (int i = 0; i < 300; i++) {
     g_autoptr (GSocket) sock = kt_test_connect (app);
     kt_test_send_all (sock, request, strlen (request));
@@ -90,9 +80,9 @@ test_hung_up_keepalive_connections (void)
     g_socket_close (sock, NULL);
   }
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (open_descriptors () > before + 5 && g_get_monotonic_time () < deadline)
+  while (kt_test_open_descriptors () > before + 5 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
-  g_assert_cmpuint (open_descriptors (), <=, before + 5);
+  g_assert_cmpuint (kt_test_open_descriptors (), <=, before + 5);
   assert_healthy ();
 }
 

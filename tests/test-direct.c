@@ -25,15 +25,8 @@ next_response (GSocket *sock, GString *pending, gboolean head)
   gsize len;
   while ((len = kt_test_whole_response (pending, head)) == 0) {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-    char buf[4096];
-    g_autoptr (GError) error = NULL;
-    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
-    if (n > 0)
-      g_string_append_len (pending, buf, n);
-    else if (n == 0)
+    if (!kt_test_receive (sock, pending))
       g_error ("the server closed the connection before a whole response");
-    else
-      g_main_context_iteration (NULL, FALSE);
   }
   GString *response = g_string_new_len (pending->str, len);
   g_string_erase (pending, 0, len);

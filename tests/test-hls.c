@@ -80,16 +80,6 @@ test_segment_store_budget (void)
   kt_test_rmtree (dir);
 }
 
-static guint
-open_descriptors (void)
-{
-  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-  while (dir && g_dir_read_name (dir))
-    n++;
-  return n;
-}
-
 /* Files kept open for sendfile: one descriptor per file whoever sends it,
  * at most KT_SEGMENT_STORE_FILES of them, and one still held by a sender
  * stays readable after the store let it go. */
@@ -98,7 +88,7 @@ test_segment_store_files (void)
 {
   g_autofree char *dir = kt_test_mkdtemp ();
   g_autoptr (KtSegmentStore) store = kt_segment_store_new (1 << 20);
-  guint before = open_descriptors ();
+  guint before = kt_test_open_descriptors ();
   guint n = KT_SEGMENT_STORE_FILES + 40;
   KtSegmentFile *first = NULL;
   for (guint i = 0; i < n; i++) {
@@ -116,7 +106,7 @@ test_segment_store_files (void)
       first = kt_segment_file_ref (file);
   }
   /* The store's files plus the one still held. */
-  g_assert_cmpuint (open_descriptors (), <=, before + KT_SEGMENT_STORE_FILES + 1);
+  g_assert_cmpuint (kt_test_open_descriptors (), <=, before + KT_SEGMENT_STORE_FILES + 1);
   char buf[16] = { 0 };
   g_assert_cmpint (pread (kt_segment_file_fd (first), buf, sizeof buf - 1, 0), ==, 9);
   g_assert_cmpstr (buf, ==, "segment 0");

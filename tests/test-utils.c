@@ -314,46 +314,51 @@ kt_test_whole_response (const GString *answer, gboolean head)
   return length && answer->len >= need ? need : 0;
 }
 
+gboolean
+kt_test_receive (GSocket *sock, GString *into)
+{
+  char buf[4096];
+  g_autoptr (GError) error = NULL;
+  gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
+  if (n > 0)
+    g_string_append_len (into, buf, n);
+  else if (n < 0)
+    g_main_context_iteration (NULL, FALSE);
+  return n != 0;
+}
+
 GString *
 kt_test_read_answer (GSocket *sock, double deadline_s, gboolean one)
 {
   GString *answer = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + (gint64) (deadline_s * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < deadline && !(one && kt_test_whole_response (answer, FALSE))) {
-    char buf[4096];
-    g_autoptr (GError) error = NULL;
-    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
-    if (n > 0)
-      g_string_append_len (answer, buf, n);
-    else if (n == 0)
-      break;
-    else
-      g_main_context_iteration (NULL, FALSE);
-  }
+  while (g_get_monotonic_time () < deadline && !(one && kt_test_whole_response (answer, FALSE)) &&
+         kt_test_receive (sock, answer))
+    ;
   return answer;
+}
+
+guint
+kt_test_open_descriptors (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+  while (dir && g_dir_read_name (dir))
+    n++;
+  return n;
 }
 
 guint
 kt_test_raw_exchange_len (KtApp *app, const char *request, gsize len)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GSocket) sock = kt_test_connect (app);
   kt_test_send_all (sock, request, len);
   g_socket_shutdown (sock, FALSE, TRUE, NULL); /* all sent: the server sees the end */
   GString *answer = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (strstr (answer->str, "\r\n") == NULL && g_get_monotonic_time () < deadline) {
-    char buf[1024];
-    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, &error);
-    if (n > 0) {
-      g_string_append_len (answer, buf, n);
-    } else if (n == 0) {
-      break;
-    } else {
-      g_clear_error (&error);
-      g_main_context_iteration (NULL, FALSE);
-    }
-  }
+  while (strstr (answer->str, "\r\n") == NULL && g_get_monotonic_time () < deadline &&
+         kt_test_receive (sock, answer))
+    ;
   guint status = 0;
   sscanf (answer->str, "HTTP/1.%*d %u", &status);
   g_string_free (answer, TRUE);

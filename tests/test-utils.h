@@ -69,6 +69,11 @@ void kt_test_send_all (GSocket *sock, const char *data, gsize len);
 /* Read until the server closes, or has sent one whole response when @one,
  * or @deadline_s pass, running the main context meanwhile; the bytes read. */
 GString *kt_test_read_answer (GSocket *sock, double deadline_s, gboolean one);
+/* Append what @sock has to @into, or run the main context once when it has
+ * nothing yet; FALSE when the peer closed. */
+gboolean kt_test_receive (GSocket *sock, GString *into);
+/* This process's open descriptors. */
+guint kt_test_open_descriptors (void);
 /* The length of the first whole response at the start of @answer (its
  * headers and Content-Length bytes of body, none when it answers a HEAD),
  * or 0 while it is not all there. */
